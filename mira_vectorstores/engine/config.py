@@ -1,0 +1,134 @@
+"""One frozen, validated configuration object per concern."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mira_vectorstores.engine.errors import ConfigError
+from mira_vectorstores.engine.types import FusionMethod, IndexKind, SearchMode
+
+
+def enum_value(enum_type: type, value: object, what: str) -> object:
+    """Turn a string (or the enum itself) into an enum member, or raise ``ConfigError``."""
+    try:
+        return enum_type(value)
+    except ValueError:
+        valid = ", ".join(repr(m.value) for m in enum_type)
+        msg = f"{what} must be one of {valid}, got {value!r}"
+        raise ConfigError(msg) from None
+
+
+@dataclass(frozen=True, slots=True)
+class FaissConfig:
+    """The dense mirror.
+
+    Attributes:
+        index_kind: flat (exact), HNSW, IVF, or auto (flat below ``hnsw_threshold``).
+        hnsw_threshold: live records above which ``auto`` switches from flat to HNSW.
+        hnsw_m: HNSW graph degree.
+        hnsw_ef_construction: HNSW build beam width.
+        hnsw_ef_search: HNSW query beam width (raised to ``k`` when smaller).
+        ivf_nlist: IVF cells; IVF is trained once ``39 * ivf_nlist`` vectors exist (flat before).
+        ivf_nprobe: IVF cells visited per query.
+        exact_scan_max: a filter that leaves at most this many rows (or at most
+            ``exact_scan_fraction`` of them) is answered by an exact scan of that subset.
+        exact_scan_fraction: see ``exact_scan_max``.
+    """
+
+    index_kind: IndexKind = IndexKind.AUTO
+    hnsw_threshold: int = 20_000
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 128
+    ivf_nlist: int = 1024
+    ivf_nprobe: int = 32
+    exact_scan_max: int = 20_000
+    exact_scan_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index_kind", enum_value(IndexKind, self.index_kind, "FaissConfig.index_kind"))
+        for name in ("hnsw_threshold", "hnsw_m", "hnsw_ef_construction", "hnsw_ef_search", "ivf_nlist", "ivf_nprobe"):
+            if getattr(self, name) <= 0:
+                msg = f"FaissConfig.{name} must be > 0, got {getattr(self, name)}"
+                raise ConfigError(msg)
+        if not 0.0 <= self.exact_scan_fraction <= 1.0:
+            msg = f"FaissConfig.exact_scan_fraction must be in [0, 1], got {self.exact_scan_fraction}"
+            raise ConfigError(msg)
+
+
+@dataclass(frozen=True, slots=True)
+class LexicalConfig:
+    """The BM25 mirror (bm25s).
+
+    Attributes:
+        stemmer: a PyStemmer language ("english", "german", ...) or ``None`` for no stemming.
+        stopwords: a bm25s stopword set ("en", "de", ...) or ``None``.
+        k1: BM25 term-frequency saturation.
+        b: BM25 length normalisation.
+    """
+
+    stemmer: str | None = "english"
+    stopwords: str | None = "en"
+    k1: float = 1.5
+    b: float = 0.75
+
+    def __post_init__(self) -> None:
+        if self.k1 <= 0 or not 0 <= self.b <= 1:
+            msg = f"LexicalConfig needs k1 > 0 and 0 <= b <= 1, got k1={self.k1}, b={self.b}"
+            raise ConfigError(msg)
+
+
+@dataclass(frozen=True, slots=True)
+class FusionConfig:
+    """Default search behaviour; every field can be overridden per search.
+
+    Attributes:
+        mode: the default search mode.
+        method: how hybrid rankings are fused.
+        rrf_k: RRF constant (Cormack et al. 2009; a small k over-rewards the top ranks).
+        alpha: weight of the dense side in weighted / DBSF fusion (and of RRF's dense list).
+        fetch_k: candidates taken from each side before fusion; ``None`` picks ``max(10 * k, 100)``.
+    """
+
+    mode: SearchMode = SearchMode.AUTO
+    method: FusionMethod = FusionMethod.RRF
+    rrf_k: int = 60
+    alpha: float = 0.5
+    fetch_k: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mode", enum_value(SearchMode, self.mode, "FusionConfig.mode"))
+        object.__setattr__(self, "method", enum_value(FusionMethod, self.method, "FusionConfig.method"))
+        if self.rrf_k <= 0:
+            msg = f"FusionConfig.rrf_k must be > 0, got {self.rrf_k}"
+            raise ConfigError(msg)
+        if not 0.0 <= self.alpha <= 1.0:
+            msg = f"FusionConfig.alpha must be in [0, 1], got {self.alpha}"
+            raise ConfigError(msg)
+        if self.fetch_k is not None and self.fetch_k <= 0:
+            msg = f"FusionConfig.fetch_k must be > 0 or None, got {self.fetch_k}"
+            raise ConfigError(msg)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """Everything a ``HybridStore`` can be tuned with.
+
+    Attributes:
+        faiss: the dense mirror.
+        lexical: the BM25 mirror.
+        fusion: default search options.
+        refresh_interval: seconds after which a search first checks Chroma's generation
+            (one cheap read) to catch writes of other processes; ``None`` never checks
+            (call ``refresh()``), which keeps the hot path free of Chroma calls.
+    """
+
+    faiss: FaissConfig = field(default_factory=FaissConfig)
+    lexical: LexicalConfig = field(default_factory=LexicalConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    refresh_interval: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.refresh_interval is not None and self.refresh_interval < 0:
+            msg = f"StoreConfig.refresh_interval must be >= 0 or None, got {self.refresh_interval}"
+            raise ConfigError(msg)

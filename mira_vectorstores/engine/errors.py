@@ -1,0 +1,63 @@
+"""The error hierarchy: one base, and each leaf also inherits the matching builtin.
+
+So ``except ValueError`` keeps working for callers that do not know this package, while
+``except MiraError`` catches everything the store raises on purpose.
+"""
+
+from __future__ import annotations
+
+
+class MiraError(Exception):
+    """Base class of every error raised by mira_vectorstores on purpose."""
+
+
+class ConfigError(MiraError, ValueError):
+    """A configuration value or option is invalid (the message lists the valid ones)."""
+
+
+class InvalidInputError(MiraError, ValueError):
+    """A write or search argument is invalid; nothing was written."""
+
+
+class DimensionMismatchError(InvalidInputError):
+    """A vector has another dimension than the collection's."""
+
+
+class FilterError(InvalidInputError):
+    """A ``where`` / ``where_document`` filter is malformed (the message names the bad part)."""
+
+
+class EmbeddingMismatchError(MiraError, ValueError):
+    """The store was built with another embedder (name or dimension) than the one given."""
+
+
+class RecordNotFoundError(MiraError, KeyError):
+    """A record id that must exist does not."""
+
+    def __str__(self) -> str:
+        # KeyError quotes its argument; show the message as written.
+        return str(self.args[0]) if self.args else ""
+
+
+class IndexOutOfSyncError(MiraError, RuntimeError):
+    """A mirror disagrees with Chroma in a way a reconcile could not repair."""
+
+
+class StorageError(MiraError, RuntimeError):
+    """Chroma refused or failed an operation."""
+
+
+class StoreUnavailableError(StorageError, ConnectionError):
+    """The Chroma server cannot be reached (the message names host and port)."""
+
+
+class ObjectCodecError(MiraError, TypeError):
+    """An object cannot be encoded or decoded with the chosen codec."""
+
+
+class CorruptedObjectError(MiraError, ValueError):
+    """A stored payload is missing or its sha256 no longer matches."""
+
+
+class UnsafeDeserializationError(MiraError, PermissionError):
+    """Reading a pickled object needs ``allow_pickle=True`` (unpickling runs code)."""

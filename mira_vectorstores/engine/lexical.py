@@ -1,0 +1,96 @@
+"""The BM25 mirror on ``bm25s``: tokenising, restricted scoring, save/load.
+
+bm25s builds a static index, so a write only marks the mirror stale and the next lexical
+search rebuilds it from the records mirror (one ``index`` call; ~1 s per 100k short texts).
+Scoring is exact: every indexed document gets a score, the filter mask is applied, and the
+top k of the allowed rows are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import bm25s
+import numpy as np
+from numpy.typing import NDArray
+
+from mira_vectorstores.engine.config import LexicalConfig
+from mira_vectorstores.engine.filters import Mask
+
+logger = logging.getLogger(__name__)
+
+
+class LexicalIndex:
+    """BM25 over the documents of the live rows."""
+
+    def __init__(self, config: LexicalConfig) -> None:
+        """Create an empty, stale index."""
+        self.config = config
+        self._stemmer = None
+        if config.stemmer:
+            import Stemmer
+
+            self._stemmer = Stemmer.Stemmer(config.stemmer)
+        self._bm25: bm25s.BM25 | None = None
+        self._rows = np.zeros(0, dtype=np.int64)  # bm25 position -> mirror row
+        self.stale = True
+
+    def _tokenize(self, texts: list[str], *, return_ids: bool) -> object:
+        return bm25s.tokenize(
+            texts,
+            stopwords=self.config.stopwords or [],
+            stemmer=self._stemmer.stemWords if self._stemmer else None,
+            return_ids=return_ids,
+            show_progress=False,
+        )
+
+    def rebuild(self, docs: Sequence[str | None], alive: Mask) -> None:
+        """Index the document of every live row that has one."""
+        rows = np.flatnonzero(alive & np.fromiter((d is not None and d != "" for d in docs), bool, len(docs)))
+        self._rows = rows.astype(np.int64)
+        if len(rows) == 0:
+            self._bm25 = None
+        else:
+            tokens = self._tokenize([docs[r] for r in rows], return_ids=True)  # type: ignore[misc]
+            bm25 = bm25s.BM25(k1=self.config.k1, b=self.config.b)
+            bm25.index(tokens, show_progress=False)
+            self._bm25 = bm25
+        self.stale = False
+        logger.debug("BM25 rebuilt over %d documents", len(rows))
+
+    def scores(self, query: str, size: int) -> NDArray[np.float32]:
+        """BM25 score of ``query`` for every row (0 for rows without an indexed document).
+
+        Args:
+            query: the query text.
+            size: number of rows in the records mirror.
+        """
+        out = np.zeros(size, dtype=np.float32)
+        if self._bm25 is None:
+            return out
+        tokens = self._tokenize([query], return_ids=False)[0]  # type: ignore[index]
+        if tokens:
+            out[self._rows] = self._bm25.get_scores(tokens)
+        return out
+
+    def save(self, folder: Path) -> list[Path]:
+        """Write the index (rebuild it first if stale); returns the files written."""
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / "rows.npy", self._rows)
+        files = [folder / "rows.npy"]
+        meta = {"empty": self._bm25 is None}
+        if self._bm25 is not None:
+            self._bm25.save(str(folder / "bm25"))
+            files += sorted((folder / "bm25").iterdir())
+        (folder / "lexical.json").write_text(json.dumps(meta))
+        return [*files, folder / "lexical.json"]
+
+    def load(self, folder: Path) -> None:
+        """Read an index written by ``save``."""
+        meta = json.loads((folder / "lexical.json").read_text())
+        self._rows = np.load(folder / "rows.npy")
+        self._bm25 = None if meta["empty"] else bm25s.BM25.load(str(folder / "bm25"))
+        self.stale = False

@@ -1,0 +1,94 @@
+"""The three mirrors of Chroma kept together: records, dense (FAISS) and lexical (BM25).
+
+Both the write path and the reconcile path change them only through ``apply_upsert`` and
+``apply_delete``, so a record reaches the mirrors the same way whoever wrote it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from mira_vectorstores.engine.config import StoreConfig
+from mira_vectorstores.engine.faiss_mirror import FaissMirror
+from mira_vectorstores.engine.lexical import LexicalIndex
+from mira_vectorstores.engine.records import RecordsMirror
+from mira_vectorstores.engine.types import Vector
+
+COMPACT_MIN_DEAD = 1_000
+COMPACT_DEAD_FRACTION = 0.25
+
+
+class Mirrors:
+    """Records, FAISS and BM25 mirrors of one collection, row-aligned."""
+
+    def __init__(self, dimension: int, config: StoreConfig) -> None:
+        """Create empty mirrors."""
+        self.config = config
+        self.records = RecordsMirror()
+        self.dense = FaissMirror(dimension, config.faiss)
+        self.lexical = LexicalIndex(config.lexical)
+
+    @property
+    def dimension(self) -> int:
+        """Vector length."""
+        return self.dense.dimension
+
+    def vector(self, record_id: str) -> Vector | None:
+        """The stored unit vector of a live record."""
+        row = self.records.row_of.get(record_id)
+        return None if row is None else self.dense.vectors[row]
+
+    def apply_upsert(
+        self, ids: Sequence[str], docs: Sequence[str | None], metas: Sequence[dict[str, object]], vectors: Vector
+    ) -> None:
+        """Make the mirrors hold these records exactly (full documents, metadata, unit vectors)."""
+        moved: list[int] = []
+        for i, record_id in enumerate(ids):
+            row = self.records.row_of.get(record_id)
+            if row is not None and np.array_equal(self.dense.vectors[row], vectors[i]):
+                if self.records.docs[row] != docs[i]:
+                    self.lexical.stale = True
+                self.records.replace(row, docs[i], metas[i])
+            else:
+                moved.append(i)
+        if not moved:
+            return
+        # A new vector gets a new row (HNSW cannot update in place); the old row dies.
+        self.records.kill([ids[i] for i in moved])
+        self.records.append([ids[i] for i in moved], [docs[i] for i in moved], [metas[i] for i in moved])
+        self.dense.append(vectors[moved], self.records.live_count)
+        self.lexical.stale = True
+        self._maybe_compact()
+
+    def apply_delete(self, ids: Sequence[str]) -> list[str]:
+        """Drop records from the mirrors; returns the ids that were live."""
+        live = [i for i in ids if i in self.records.row_of]
+        self.records.kill(live)
+        # BM25 keeps its index; dead rows are masked at query time until the next rebuild.
+        self._maybe_compact()
+        return live
+
+    def _maybe_compact(self) -> None:
+        dead = self.records.dead_count()
+        if dead >= COMPACT_MIN_DEAD and dead >= COMPACT_DEAD_FRACTION * self.records.size:
+            self.compact()
+
+    def compact(self) -> None:
+        """Renumber the live rows densely and rebuild the indexes over them."""
+        alive = self.records.alive
+        rows = np.flatnonzero(alive)
+        state = self.records.to_state()
+        fresh = RecordsMirror.from_state(
+            {key: [column[r] for r in rows] for key, column in state.items()}  # type: ignore[attr-defined]
+        )
+        vectors = self.dense.vectors[rows].copy()
+        self.records = fresh
+        self.dense.rebuild(vectors, fresh.live_count)
+        self.lexical.stale = True
+
+    def ensure_lexical(self) -> None:
+        """Rebuild BM25 if a write made it stale."""
+        if self.lexical.stale:
+            self.lexical.rebuild(self.records.docs, self.records.alive)

@@ -1,0 +1,173 @@
+"""The one query pipeline (DESIGN.md decision 5).
+
+restrict -> dense and/or lexical candidates -> fuse -> boost -> threshold -> MMR -> top k ->
+hydrate. It reads only the in-process mirrors: no Chroma call on the hot path.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from mira_vectorstores.engine.boosting import BoostRule, apply_boost, boost_factor
+from mira_vectorstores.engine.errors import InvalidInputError
+from mira_vectorstores.engine.filters import All, Node, combine
+from mira_vectorstores.engine.fusion import maximal_marginal_relevance, reciprocal_rank_fusion, weighted_fusion
+from mira_vectorstores.engine.mirrors import Mirrors
+from mira_vectorstores.engine.records import RESERVED_PREFIX, user_metadata
+from mira_vectorstores.engine.types import (
+    FusionMethod,
+    ObjectInfo,
+    RecordId,
+    ScoreBreakdown,
+    SearchHit,
+    SearchMode,
+    Vector,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPlan:
+    """A validated search request (built by ``HybridStore.search``)."""
+
+    text: str | None
+    vector: Vector | None
+    k: int
+    where: Node
+    where_document: Node
+    mode: SearchMode
+    fusion: FusionMethod
+    alpha: float
+    rrf_k: int
+    boosts: tuple[BoostRule, ...]
+    fetch_k: int | None
+    score_threshold: float | None
+    mmr_lambda: float | None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k <= 0:
+            msg = f"k must be a positive int, got {self.k!r}"
+            raise InvalidInputError(msg)
+        if self.fetch_k is not None and (not isinstance(self.fetch_k, int) or self.fetch_k < self.k):
+            msg = f"fetch_k must be an int >= k ({self.k}), got {self.fetch_k!r}"
+            raise InvalidInputError(msg)
+        if not 0.0 <= self.alpha <= 1.0:
+            msg = f"alpha must be in [0, 1] (the weight of the dense side), got {self.alpha!r}"
+            raise InvalidInputError(msg)
+        if self.mmr_lambda is not None and not 0.0 <= self.mmr_lambda <= 1.0:
+            msg = f"mmr_lambda must be in [0, 1], got {self.mmr_lambda!r}"
+            raise InvalidInputError(msg)
+        if self.score_threshold is not None and not math.isfinite(self.score_threshold):
+            msg = f"score_threshold must be a finite number, got {self.score_threshold!r}"
+            raise InvalidInputError(msg)
+        if self.mode is SearchMode.LEXICAL and not self.text:
+            msg = "lexical search needs query text; pass query='...'"
+            raise InvalidInputError(msg)
+        if self.mode is SearchMode.HYBRID and not self.text:
+            msg = "hybrid search needs query text (and a vector or an embedder); pass query='...'"
+            raise InvalidInputError(msg)
+        if self.mode in (SearchMode.DENSE, SearchMode.HYBRID) and self.vector is None:
+            msg = f"{self.mode.value} search needs a query vector: pass vector= or give the store an embedder"
+            raise InvalidInputError(msg)
+        if self.mmr_lambda is not None and self.vector is None:
+            msg = "MMR needs a query vector: pass vector= or give the store an embedder"
+            raise InvalidInputError(msg)
+
+    @property
+    def depth(self) -> int:
+        """Candidates taken from each side before fusion, boosts, threshold and MMR."""
+        if self.fetch_k is not None:
+            return self.fetch_k
+        if self.mode is SearchMode.DENSE and not self.boosts and self.mmr_lambda is None:
+            return self.k  # nothing can reorder the dense top k
+        return max(10 * self.k, 100)
+
+
+def run(mirrors: Mirrors, plan: SearchPlan, *, now: float | None = None) -> list[SearchHit]:
+    """Execute a search plan against the mirrors."""
+    records = mirrors.records
+    filtered = combine(plan.where, plan.where_document)
+    allowed = records.allowed(filtered)
+    everything_alive = isinstance(filtered, All) and records.dead_count() == 0
+    depth = plan.depth
+
+    dense: dict[int, float] = {}
+    lexical: dict[int, float] = {}
+    bm25 = None
+    if plan.mode in (SearchMode.DENSE, SearchMode.HYBRID):
+        rows, sims = mirrors.dense.search(plan.vector, depth, allowed, everything_alive=everything_alive)  # type: ignore[arg-type]
+        dense = dict(zip(rows.tolist(), sims.tolist(), strict=True))
+    if plan.mode in (SearchMode.LEXICAL, SearchMode.HYBRID):
+        mirrors.ensure_lexical()
+        bm25 = np.where(allowed, mirrors.lexical.scores(plan.text or "", records.size), 0.0)
+        positive = np.flatnonzero(bm25 > 0)
+        if len(positive) > depth:
+            positive = positive[np.argpartition(-bm25[positive], depth - 1)[:depth]]
+        positive = positive[np.argsort(-bm25[positive], kind="stable")]
+        lexical = dict(zip(positive.tolist(), bm25[positive].tolist(), strict=True))
+
+    if plan.mode is SearchMode.HYBRID:
+        # Score the other side too, so fusion and the breakdown see both parts of every hit.
+        only_lexical = np.array([r for r in lexical if r not in dense], dtype=np.int64)
+        if len(only_lexical):
+            dense_extra = mirrors.dense.vectors[only_lexical] @ plan.vector
+            dense_all = {**dense, **dict(zip(only_lexical.tolist(), dense_extra.tolist(), strict=True))}
+        else:
+            dense_all = dense
+        lexical_all = {r: float(bm25[r]) for r in dense_all} | lexical  # type: ignore[index]
+        weights = (plan.alpha, 1.0 - plan.alpha)
+        if plan.fusion is FusionMethod.RRF:
+            fused = reciprocal_rank_fusion([dense, lexical], k=plan.rrf_k, weights=[2 * w for w in weights])
+        else:
+            fused = weighted_fusion([dense_all, lexical_all], weights=weights, method=plan.fusion)
+        parts = {r: (dense_all.get(r), lexical_all.get(r), s) for r, s in fused.items()}
+    elif plan.mode is SearchMode.DENSE:
+        parts = {r: (s, None, None) for r, s in dense.items()}
+    else:
+        parts = {r: (None, s, None) for r, s in lexical.items()}
+
+    scored = []
+    moment = time.time() if now is None else now
+    for row, (d, lx, fu) in parts.items():
+        base = fu if fu is not None else (d if d is not None else lx)
+        factor = boost_factor(plan.boosts, records.metas[row], moment) if plan.boosts else 1.0
+        score = apply_boost(float(base), factor)  # type: ignore[arg-type]
+        if plan.score_threshold is None or score >= plan.score_threshold:
+            scored.append((score, row, ScoreBreakdown(dense=d, lexical=lx, fused=fu, boost=factor)))
+    scored.sort(key=lambda item: -item[0])
+
+    if plan.mmr_lambda is not None and scored:
+        candidates = mirrors.dense.vectors[[row for _, row, _ in scored]]
+        picks = maximal_marginal_relevance(plan.vector, candidates, k=plan.k, lambda_mult=plan.mmr_lambda)  # type: ignore[arg-type]
+        scored = [scored[i] for i in picks]
+    return [hydrate(mirrors, row, score, parts_) for score, row, parts_ in scored[: plan.k]]
+
+
+def hydrate(mirrors: Mirrors, row: int, score: float, scores: ScoreBreakdown) -> SearchHit:
+    """Turn a mirror row into a hit."""
+    records = mirrors.records
+    meta = records.metas[row]
+    return SearchHit(
+        id=RecordId(records.ids[row] or ""),
+        document=records.docs[row],
+        metadata=user_metadata(meta),  # type: ignore[arg-type]
+        score=score,
+        scores=scores,
+        object=object_info(meta),
+    )
+
+
+def object_info(meta: dict[str, object]) -> ObjectInfo | None:
+    """The raw-object fields of a record's metadata, if it is an object."""
+    digest = meta.get(RESERVED_PREFIX + "sha256")
+    if digest is None:
+        return None
+    return ObjectInfo(
+        content_type=str(meta[RESERVED_PREFIX + "ctype"]),
+        codec=str(meta[RESERVED_PREFIX + "codec"]),
+        size=int(meta[RESERVED_PREFIX + "size"]),  # type: ignore[call-overload]
+        sha256=str(digest),
+    )

@@ -1,0 +1,173 @@
+"""Keeping the mirrors equal to Chroma: the manifest, save/load, and reconcile.
+
+Files live in ``<mirror_dir>/snap-<n>/`` and ``<mirror_dir>/manifest.json`` names the
+current snapshot with the generation it matches and a CRC32 of every file. A save writes a
+new snapshot, fsyncs, then atomically replaces the manifest, so a crash leaves either the
+old or the new snapshot, never a mix. On open, a manifest whose generation and count equal
+Chroma's means the files are current; otherwise the (id, revision) pairs are compared with
+Chroma's and only the differing records are fetched (DESIGN.md decision 3). A file that is
+missing, truncated or fails its checksum makes the mirrors rebuild from Chroma.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mira_vectorstores.engine.config import StoreConfig
+from mira_vectorstores.engine.mirrors import Mirrors
+from mira_vectorstores.engine.records import RESERVED_PREFIX, RecordsMirror
+from mira_vectorstores.engine.storage import ChromaStorage
+
+logger = logging.getLogger(__name__)
+FORMAT = 1
+REV_KEY = RESERVED_PREFIX + "rev"
+
+
+class MirrorFilesError(Exception):
+    """Mirror files are missing, stale in format, or corrupt: rebuild from Chroma."""
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """What a snapshot of the mirrors holds."""
+
+    format: int
+    generation: str
+    count: int
+    dimension: int
+    embedder: str
+    index_kind: str
+    snapshot: str
+    files: dict[str, int]  # relative path -> crc32
+
+
+def _crc(path: Path) -> int:
+    crc = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 22):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def save(folder: Path, mirrors: Mirrors, *, generation: str, embedder: str) -> None:
+    """Write a snapshot of the mirrors and make it current."""
+    folder.mkdir(parents=True, exist_ok=True)
+    old = read_manifest(folder)
+    number = int(old.snapshot.split("-")[1]) + 1 if old else 1
+    snap = folder / f"snap-{number}"
+    if snap.exists():
+        shutil.rmtree(snap)
+    snap.mkdir()
+    mirrors.ensure_lexical()
+    records_file = snap / "records.json"
+    records_file.write_text(json.dumps(mirrors.records.to_state(), ensure_ascii=False))
+    files = [records_file, *mirrors.dense.save(snap), *mirrors.lexical.save(snap / "lexical")]
+    for path in files:
+        with path.open("rb") as handle:
+            os.fsync(handle.fileno())
+    manifest = Manifest(
+        format=FORMAT,
+        generation=generation,
+        count=mirrors.records.live_count,
+        dimension=mirrors.dimension,
+        embedder=embedder,
+        index_kind=mirrors.dense.kind.value,
+        snapshot=snap.name,
+        files={str(p.relative_to(snap)): _crc(p) for p in files},
+    )
+    _write_atomic(folder / "manifest.json", json.dumps(asdict(manifest), indent=1))
+    for stale in folder.glob("snap-*"):
+        if stale.name != snap.name:
+            shutil.rmtree(stale, ignore_errors=True)
+    logger.debug("saved mirrors at generation %s (%d records)", generation, manifest.count)
+
+
+def read_manifest(folder: Path) -> Manifest | None:
+    """The current manifest, or ``None`` when there is none or it is unreadable."""
+    try:
+        data = json.loads((folder / "manifest.json").read_text())
+        manifest = Manifest(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+    return manifest if manifest.format == FORMAT else None
+
+
+def load(folder: Path, manifest: Manifest, config: StoreConfig) -> Mirrors:
+    """Load and verify the snapshot a manifest names.
+
+    Raises:
+        MirrorFilesError: when a file is missing or corrupt.
+    """
+    snap = folder / manifest.snapshot
+    try:
+        for name, crc in manifest.files.items():
+            if _crc(snap / name) != crc:
+                msg = f"{snap / name} fails its checksum"
+                raise MirrorFilesError(msg)
+        mirrors = Mirrors(manifest.dimension, config)
+        mirrors.records = RecordsMirror.from_state(json.loads((snap / "records.json").read_text()))
+        mirrors.dense.load(snap, mirrors.records.live_count)
+        if mirrors.dense.size != mirrors.records.size:
+            msg = f"vectors hold {mirrors.dense.size} rows, records {mirrors.records.size}"
+            raise MirrorFilesError(msg)
+        mirrors.lexical.load(snap / "lexical")
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise MirrorFilesError(str(exc)) from exc
+    return mirrors
+
+
+def rebuild(storage: ChromaStorage, dimension: int, config: StoreConfig) -> Mirrors:
+    """Fresh mirrors read page by page from Chroma."""
+    mirrors = Mirrors(dimension, config)
+    for page in storage.pages():
+        if page.embeddings is None:
+            continue
+        mirrors.apply_upsert(page.ids, page.documents, page.metadatas, _unit(page.embeddings))
+    return mirrors
+
+
+def reconcile(storage: ChromaStorage, mirrors: Mirrors) -> tuple[int, int]:
+    """Bring the mirrors level with Chroma by comparing (id, revision) pairs.
+
+    Returns:
+        (records fetched again, records dropped).
+    """
+    seen: set[str] = set()
+    changed: list[str] = []
+    for page in storage.pages(metadata_only=True):
+        for record_id, meta in zip(page.ids, page.metadatas, strict=True):
+            seen.add(record_id)
+            rev = meta.get(REV_KEY)
+            if rev is None or rev != mirrors.records.rev(record_id):
+                changed.append(record_id)
+    gone = [i for i in mirrors.records.row_of if i not in seen]
+    mirrors.apply_delete(gone)
+    for page in storage.pages(ids=changed):
+        if page.embeddings is not None and page.ids:
+            mirrors.apply_upsert(page.ids, page.documents, page.metadatas, _unit(page.embeddings))
+    logger.debug("reconciled: %d fetched, %d dropped", len(changed), len(gone))
+    return len(changed), len(gone)
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(vectors / norms, dtype=np.float32)

@@ -1,0 +1,109 @@
+"""Frozen value objects the engine returns, and the aliases its signatures use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import NewType, Union
+
+import numpy as np
+from numpy.typing import NDArray
+
+RecordId = NewType("RecordId", str)
+Vector = NDArray[np.float32]
+#: A metadata value Chroma can store: a scalar, or a non-empty list of one scalar type.
+Scalar = Union[str, int, float, bool]
+MetadataValue = Union[Scalar, list[str], list[int], list[float], list[bool]]
+Metadata = dict[str, MetadataValue]
+#: A Chroma-style filter document (``where`` or ``where_document``), validated by ``filters.parse_*``.
+FilterDict = dict[str, object]
+
+
+class SearchMode(str, Enum):
+    """Which indexes a search uses."""
+
+    DENSE = "dense"
+    LEXICAL = "lexical"
+    HYBRID = "hybrid"
+    #: The MIRA guides' routing: a query text means hybrid, a vector alone means dense.
+    AUTO = "auto"
+
+
+class FusionMethod(str, Enum):
+    """How the dense and lexical rankings of a hybrid search become one."""
+
+    #: Reciprocal rank fusion (Cormack et al. 2009): only ranks matter.
+    RRF = "rrf"
+    #: Min-max normalised scores, ``alpha * dense + (1 - alpha) * lexical``.
+    WEIGHTED = "weighted"
+    #: Distribution-based score fusion: scores scaled by mean ± 3 std, then weighted by ``alpha``.
+    DBSF = "dbsf"
+
+
+class IndexKind(str, Enum):
+    """The FAISS index behind the dense mirror."""
+
+    AUTO = "auto"  # flat below ``FaissConfig.hnsw_threshold`` live records, HNSW above
+    FLAT = "flat"
+    HNSW = "hnsw"
+    IVF = "ivf"
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreBreakdown:
+    """Why a hit ranked where it did. Parts a search did not compute are ``None``.
+
+    Attributes:
+        dense: cosine similarity of query and record vectors.
+        lexical: BM25 score of the query text against the document.
+        fused: the fused score before boosting (hybrid searches only).
+        boost: the product of the boost factors that applied (1.0 when none did).
+    """
+
+    dense: float | None = None
+    lexical: float | None = None
+    fused: float | None = None
+    boost: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """What the store knows of a raw object's payload."""
+
+    content_type: str
+    codec: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One ranked result. ``score`` is higher-is-better; ``scores`` holds its parts."""
+
+    id: RecordId
+    document: str | None
+    metadata: Metadata
+    score: float
+    scores: ScoreBreakdown = field(default_factory=ScoreBreakdown)
+    #: Set when the record is a raw object (``HybridStore.put_object``).
+    object: ObjectInfo | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A stored record as ``HybridStore.get`` returns it."""
+
+    id: RecordId
+    document: str | None
+    metadata: Metadata
+    embedding: Vector | None = None
+    object: ObjectInfo | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicatePair:
+    """Two records whose cosine similarity reached the ``find_duplicates`` threshold."""
+
+    first: RecordId
+    second: RecordId
+    similarity: float

@@ -1,0 +1,159 @@
+"""Turning write calls into one validated ``WriteBatch``: final documents, metadata and unit
+vectors for every record, with only new or changed texts sent to the embedder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from mira_vectorstores.engine.embeddings import Embedder
+from mira_vectorstores.engine.errors import InvalidInputError, RecordNotFoundError
+from mira_vectorstores.engine.mirrors import Mirrors
+from mira_vectorstores.engine.records import RESERVED_PREFIX
+from mira_vectorstores.engine.writes import check_ids, check_lengths, check_texts, check_vectors, clean_metadata
+from mira_vectorstores.engine.types import Vector
+
+
+@dataclass(frozen=True, slots=True)
+class WriteBatch:
+    """What one write sends to Chroma and then to the mirrors."""
+
+    ids: list[str]
+    documents: list[str | None]
+    metadatas: list[dict[str, object]]  # as the mirrors keep them (reserved keys included)
+    vectors: Vector
+    removed_keys: list[list[str]]  # per record: keys Chroma still holds that must go
+    embedded: int  # how many texts were sent to the embedder
+
+    def chroma_metadatas(self, rev: str) -> list[dict[str, object]]:
+        """Metadata for Chroma: the revision stamped in, removed keys set to None (deletes them)."""
+        out = []
+        for meta, removed in zip(self.metadatas, self.removed_keys, strict=True):
+            meta[RESERVED_PREFIX + "rev"] = rev
+            out.append({**dict.fromkeys(removed), **meta})
+        return out
+
+
+def prepare_upsert(
+    mirrors: Mirrors | None,
+    embedder: Embedder | None,
+    *,
+    texts: Sequence[str] | None,
+    ids: Sequence[str] | None,
+    metadatas: Sequence[Mapping[str, object] | None] | None,
+    vectors: object | None,
+    reserved: Sequence[Mapping[str, object]] | None = None,
+) -> WriteBatch:
+    """Validate an add/upsert; a record's text is kept when ``texts`` is not given."""
+    texts = check_texts(texts)
+    if texts is None and vectors is None:
+        msg = "give texts, vectors or both"
+        raise InvalidInputError(msg)
+    n = len(texts) if texts is not None else len(vectors)  # type: ignore[arg-type]
+    record_ids = check_ids(ids, n)
+    check_lengths(n, metadatas=metadatas, vectors=vectors)  # type: ignore[arg-type]
+    metas = [clean_metadata(m, f"metadatas[{i}]") for i, m in enumerate(metadatas or [None] * n)]
+    given = None if vectors is None else check_vectors(vectors, n, _dimension(mirrors, embedder))
+    docs: list[str | None] = list(texts) if texts is not None else [_doc(mirrors, i) for i in record_ids]
+    return _assemble(mirrors, embedder, record_ids, docs, metas, given, reserved or [{}] * n)
+
+
+def prepare_update(
+    mirrors: Mirrors | None,
+    embedder: Embedder | None,
+    *,
+    ids: Sequence[str],
+    texts: Sequence[str] | None,
+    metadatas: Sequence[Mapping[str, object] | None] | None,
+    vectors: object | None,
+) -> WriteBatch:
+    """Validate an update of existing records: metadata keys merge (``None`` removes a key)."""
+    record_ids = check_ids(ids, len(ids))
+    n = len(record_ids)
+    texts = check_texts(texts)
+    check_lengths(n, texts=texts, metadatas=metadatas, vectors=vectors)  # type: ignore[arg-type]
+    rows = mirrors.records.row_of if mirrors else {}
+    missing = [i for i in record_ids if i not in rows]
+    if missing:
+        msg = f"cannot update records that do not exist: {missing[:5]}; use upsert to create them"
+        raise RecordNotFoundError(msg)
+    assert mirrors is not None  # noqa: S101 - every id was found in it
+    docs: list[str | None] = []
+    metas = []
+    reserved = []
+    for i, record_id in enumerate(record_ids):
+        old = mirrors.records.metas[rows[record_id]]
+        docs.append(texts[i] if texts is not None else mirrors.records.docs[rows[record_id]])
+        merged = {k: v for k, v in old.items() if not k.startswith(RESERVED_PREFIX)}
+        change = (metadatas or [None] * n)[i] or {}
+        if not isinstance(change, Mapping):
+            msg = f"metadatas[{i}] must be a dict, got {type(change).__name__}"
+            raise InvalidInputError(msg)
+        for key, value in change.items():
+            merged.pop(key, None) if value is None else merged.__setitem__(key, value)
+        metas.append(clean_metadata(merged, f"metadatas[{i}]"))
+        reserved.append({k: v for k, v in old.items() if k.startswith(RESERVED_PREFIX) and k != RESERVED_PREFIX + "rev"})
+    given = None if vectors is None else check_vectors(vectors, n, mirrors.dimension)
+    return _assemble(mirrors, embedder, record_ids, docs, metas, given, reserved)
+
+
+def _dimension(mirrors: Mirrors | None, embedder: Embedder | None) -> int | None:
+    if mirrors is not None:
+        return mirrors.dimension
+    return embedder.dimension if embedder is not None else None
+
+
+def _doc(mirrors: Mirrors | None, record_id: str) -> str | None:
+    if mirrors is None:
+        return None
+    row = mirrors.records.row_of.get(record_id)
+    return None if row is None else mirrors.records.docs[row]
+
+
+def _assemble(
+    mirrors: Mirrors | None,
+    embedder: Embedder | None,
+    ids: list[str],
+    docs: list[str | None],
+    metas: list[dict[str, object]],
+    given: Vector | None,
+    reserved: Sequence[Mapping[str, object]],
+) -> WriteBatch:
+    n = len(ids)
+    to_embed: list[int] = []
+    vectors: list[Vector | None] = [None] * n
+    for i, record_id in enumerate(ids):
+        if given is not None:
+            vectors[i] = given[i]
+            continue
+        row = mirrors.records.row_of.get(record_id) if mirrors else None
+        if row is not None and mirrors is not None and mirrors.records.docs[row] == docs[i]:
+            vectors[i] = mirrors.dense.vectors[row]  # same text: keep its vector, no re-embedding
+        elif docs[i] is None:
+            msg = f"record {record_id!r} has neither a text nor a vector"
+            raise InvalidInputError(msg)
+        else:
+            to_embed.append(i)
+    if to_embed:
+        if embedder is None:
+            msg = "this store has no embedder, so texts need vectors: pass vectors= as well"
+            raise InvalidInputError(msg)
+        fresh = check_vectors(
+            embedder.embed_documents([docs[i] for i in to_embed]),  # type: ignore[misc]
+            len(to_embed),
+            _dimension(mirrors, embedder),
+            what=f"vectors from embedder {embedder.name!r}",
+        )
+        for j, i in enumerate(to_embed):
+            vectors[i] = fresh[j]
+    full = [{**meta, **extra} for meta, extra in zip(metas, reserved, strict=True)]
+    removed = []
+    for i, record_id in enumerate(ids):
+        row = mirrors.records.row_of.get(record_id) if mirrors else None
+        old_keys = mirrors.records.metas[row].keys() if row is not None and mirrors else ()
+        removed.append([k for k in old_keys if k not in full[i] and k != RESERVED_PREFIX + "rev"])
+    matrix = np.stack(vectors) if n else np.zeros((0, _dimension(mirrors, embedder) or 0), dtype=np.float32)  # type: ignore[arg-type]
+    return WriteBatch(ids, docs, full, matrix.astype(np.float32), removed, len(to_embed))
