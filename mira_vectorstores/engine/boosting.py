@@ -2,7 +2,7 @@
 
 Rules are data (serialisable to JSON), applied after fusion and before the top-k cut. The
 factors of all rules that apply are multiplied; a factor above 1 always raises a score
-(a negative score, such as a cosine below 0, is divided instead of multiplied).
+(``apply_boost`` scales its height above the lowest score of its scale, -1 for cosine).
 
 Example:
     >>> rules = [FieldBoost("breakthrough", True, factor=1.5),
@@ -196,9 +196,15 @@ def boost_factor(rules: Sequence[BoostRule], metadata: Mapping[str, object], now
     return result
 
 
-def apply_boost(score: float, factor: float) -> float:
-    """Boost a score so that a factor above 1 always raises it, also when it is negative."""
-    return score * factor if score >= 0 else score / factor
+def apply_boost(score: float, factor: float, *, floor: float = 0.0) -> float:
+    """Boost a score on a scale whose lowest value is ``floor``: its height above the floor is
+    multiplied, so a factor above 1 always raises it (cosine: ``floor=-1``; BM25 and fused: 0).
+
+    Example:
+        >>> apply_boost(0.5, 2.0), apply_boost(0.0, 2.0, floor=-1.0)
+        (1.0, 1.0)
+    """
+    return floor + (score - floor) * factor
 
 
 def _fields(rule: object) -> dict[str, object]:

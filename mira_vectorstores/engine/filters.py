@@ -3,7 +3,8 @@
 The grammar is Chroma's: ``$eq $ne $gt $gte $lt $lte $in $nin $contains $not_contains`` on
 metadata fields, combined with ``$and`` / ``$or``; and ``$contains $not_contains $regex
 $not_regex`` on documents, combined the same way. Three extensions serve the adapters:
-``{"$not": <filter>}``, ``{"field": {"$exists": bool}}`` and, for documents, ``$icontains``
+``{"$not": <filter>}``, ``{"field": {"$exists": bool}}``, ``$text_match`` /
+``$text_match_insensitive`` (substring of a string field) and, for documents, ``$icontains``
 (case-insensitive substring). A dict with several field keys is read as their ``$and``.
 
 As in Chroma, ``$ne`` and ``$nin`` also match records that lack the field. Numbers compare
@@ -35,7 +36,8 @@ _COMPARE: dict[str, Callable[[np.ndarray, float], Mask]] = {
     "$lt": np.less,
     "$lte": np.less_equal,
 }
-_FIELD_OPS = ("$eq", "$ne", "$in", "$nin", "$contains", "$not_contains", "$exists", *_COMPARE)
+_TEXT_OPS = ("$text_match", "$text_match_insensitive")
+_FIELD_OPS = ("$eq", "$ne", "$in", "$nin", "$contains", "$not_contains", "$exists", *_TEXT_OPS, *_COMPARE)
 _DOC_OPS = ("$contains", "$not_contains", "$icontains", "$regex", "$not_regex")
 
 
@@ -83,6 +85,15 @@ class Column:
             return self.numbers == value
         code = self.string_codes.get(str(value), -2)
         return self.strings == code
+
+    def substring(self, needle: str, *, ignore_case: bool) -> Mask:
+        """Rows whose string value contains ``needle``."""
+        if ignore_case:
+            needle = needle.casefold()
+            codes = [c for text, c in self.string_codes.items() if needle in text.casefold()]
+        else:
+            codes = [c for text, c in self.string_codes.items() if needle in text]
+        return np.isin(self.strings, np.asarray(codes, dtype=np.int32))
 
     def contains(self, value: object) -> Mask:
         """Rows whose list value has ``value`` as a member."""
@@ -202,6 +213,8 @@ class FieldOp:
             return ~column.contains(self.value)
         if self.op == "$exists":
             return column.present if self.value else ~column.present
+        if self.op in _TEXT_OPS:
+            return column.substring(str(self.value), ignore_case=self.op == "$text_match_insensitive")
         with np.errstate(invalid="ignore"):
             return _COMPARE[self.op](column.numbers, float(self.value))  # type: ignore[arg-type]
 
@@ -322,6 +335,9 @@ def _parse_field(key: str, spec: object, path: str) -> Node:
     elif op == "$exists":
         if not isinstance(value, bool):
             raise _fail(sub, f"expects true or false, got {value!r}")
+    elif op in _TEXT_OPS:
+        if not isinstance(value, str):
+            raise _fail(sub, f"expects a string, got {type(value).__name__}")
     else:
         _check_scalar(value, sub)
     return FieldOp(key, op, value)

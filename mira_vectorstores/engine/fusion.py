@@ -21,7 +21,9 @@ def reciprocal_rank_fusion(
 ) -> dict[Hashable, float]:
     """Fuse rankings by ``sum(weight / (k + rank))`` (Cormack et al. 2009; ranks start at 1).
 
-    Ties keep the order in which keys were first seen, since Python's sort is stable.
+    Equal scores share a rank (1 + the number of strictly better keys), so the result does
+    not depend on how ties happen to be ordered; ties in the fused score keep the order in
+    which keys were first seen.
 
     Args:
         rankings: one mapping key -> score per ranking (ranked by score, descending).
@@ -35,7 +37,10 @@ def reciprocal_rank_fusion(
     fused: dict[Hashable, float] = {}
     for ranking, weight in zip(rankings, weights, strict=True):
         ordered = sorted(ranking, key=lambda key: -ranking[key])
-        for rank, key in enumerate(ordered, start=1):
+        rank, previous = 0, None
+        for position, key in enumerate(ordered, start=1):
+            if ranking[key] != previous:
+                rank, previous = position, ranking[key]
             fused[key] = fused.get(key, 0.0) + weight / (k + rank)
     return _sorted(fused)
 

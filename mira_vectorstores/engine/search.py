@@ -46,14 +46,21 @@ class SearchPlan:
     fetch_k: int | None
     score_threshold: float | None
     mmr_lambda: float | None
+    #: Only these records are candidates (``None``: every record).
+    ids: tuple[str, ...] | None = None
+    #: Lexical candidates when they should differ from ``fetch_k`` (hybrid searches).
+    lexical_fetch_k: int | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k <= 0:
             msg = f"k must be a positive int, got {self.k!r}"
             raise InvalidInputError(msg)
-        if self.fetch_k is not None and (not isinstance(self.fetch_k, int) or self.fetch_k < self.k):
-            msg = f"fetch_k must be an int >= k ({self.k}), got {self.fetch_k!r}"
-            raise InvalidInputError(msg)
+        # A hybrid search fills k from the union of both sides, so one side may fetch fewer.
+        floor = 1 if self.mode is SearchMode.HYBRID else self.k
+        for name, value in (("fetch_k", self.fetch_k), ("lexical_fetch_k", self.lexical_fetch_k)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < floor):
+                msg = f"{name} must be an int >= {floor} (k is {self.k}, mode {self.mode.value}), got {value!r}"
+                raise InvalidInputError(msg)
         if not 0.0 <= self.alpha <= 1.0:
             msg = f"alpha must be in [0, 1] (the weight of the dense side), got {self.alpha!r}"
             raise InvalidInputError(msg)
@@ -85,13 +92,22 @@ class SearchPlan:
             return self.k  # nothing can reorder the dense top k
         return max(10 * self.k, 100)
 
+    @property
+    def lexical_depth(self) -> int:
+        """Candidates taken from the lexical side (``lexical_fetch_k``, else ``depth``)."""
+        return self.lexical_fetch_k if self.lexical_fetch_k is not None else self.depth
+
 
 def run(mirrors: Mirrors, plan: SearchPlan, *, now: float | None = None) -> list[SearchHit]:
     """Execute a search plan against the mirrors."""
     records = mirrors.records
     filtered = combine(plan.where, plan.where_document)
     allowed = records.allowed(filtered)
-    everything_alive = isinstance(filtered, All) and records.dead_count() == 0
+    if plan.ids is not None:
+        wanted = np.zeros(records.size, dtype=bool)
+        wanted[[records.row_of[i] for i in plan.ids if i in records.row_of]] = True
+        allowed &= wanted
+    everything_alive = plan.ids is None and isinstance(filtered, All) and records.dead_count() == 0
     depth = plan.depth
 
     dense: dict[int, float] = {}
@@ -104,8 +120,8 @@ def run(mirrors: Mirrors, plan: SearchPlan, *, now: float | None = None) -> list
         mirrors.ensure_lexical()
         bm25 = np.where(allowed, mirrors.lexical.scores(plan.text or "", records.size), 0.0)
         positive = np.flatnonzero(bm25 > 0)
-        if len(positive) > depth:
-            positive = positive[np.argpartition(-bm25[positive], depth - 1)[:depth]]
+        if len(positive) > plan.lexical_depth:
+            positive = positive[np.argpartition(-bm25[positive], plan.lexical_depth - 1)[: plan.lexical_depth]]
         positive = positive[np.argsort(-bm25[positive], kind="stable")]
         lexical = dict(zip(positive.tolist(), bm25[positive].tolist(), strict=True))
 
@@ -134,10 +150,12 @@ def run(mirrors: Mirrors, plan: SearchPlan, *, now: float | None = None) -> list
     for row, (d, lx, fu) in parts.items():
         base = fu if fu is not None else (d if d is not None else lx)
         factor = boost_factor(plan.boosts, records.metas[row], moment) if plan.boosts else 1.0
-        score = apply_boost(float(base), factor)  # type: ignore[arg-type]
+        floor = -1.0 if fu is None and d is not None else 0.0  # cosine spans [-1, 1]
+        score = apply_boost(float(base), factor, floor=floor)  # type: ignore[arg-type]
         if plan.score_threshold is None or score >= plan.score_threshold:
             scored.append((score, row, ScoreBreakdown(dense=d, lexical=lx, fused=fu, boost=factor)))
-    scored.sort(key=lambda item: -item[0])
+    # Ties break by id, so the order never depends on where a record sits in the mirrors.
+    scored.sort(key=lambda item: (-item[0], records.ids[item[1]]))
 
     if plan.mmr_lambda is not None and scored:
         candidates = mirrors.dense.vectors[[row for _, row, _ in scored]]

@@ -55,9 +55,11 @@ class ChromaStorage:
         self.where = where
         try:
             # No embedding function: vectors always come from us (Chroma's default one
-            # would download a model).
+            # would download a model). Space "ip", not "cosine": we store unit vectors, so
+            # both rank alike, and Chroma re-normalises under "cosine", which changes the
+            # last bits of the vectors it returns (and so the order of ties after a rebuild).
             self.collection = client.get_or_create_collection(
-                name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+                name, embedding_function=None, configuration={"hnsw": {"space": "ip"}}
             )
             self.max_batch = int(client.get_max_batch_size())
         except (ChromaError, ValueError) as exc:
@@ -163,7 +165,7 @@ class ChromaStorage:
             ids=list(got["ids"]),
             documents=list(got["documents"]) if got.get("documents") is not None else [None] * n,
             metadatas=[dict(m or {}) for m in got["metadatas"]] if got.get("metadatas") is not None else [{}] * n,
-            embeddings=None if embeddings is None else np.asarray(embeddings, dtype=np.float32).reshape(n, -1),
+            embeddings=None if embeddings is None or n == 0 else np.asarray(embeddings, dtype=np.float32).reshape(n, -1),
         )
 
     def drop(self) -> None:

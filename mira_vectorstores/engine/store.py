@@ -497,6 +497,8 @@ class HybridStore:
         fetch_k: int | None = None,
         score_threshold: float | None = None,
         mmr_lambda: float | None = None,
+        ids: Sequence[str] | None = None,
+        lexical_fetch_k: int | None = None,
     ) -> list[SearchHit]:
         """Search by text and/or vector; filters restrict the candidates before ranking.
 
@@ -513,6 +515,9 @@ class HybridStore:
             fetch_k: candidates per side before fusion, boosts and MMR.
             score_threshold: drop hits whose final score is below this.
             mmr_lambda: re-rank with MMR (1 = relevance only, 0 = diversity only).
+            ids: search only these records (unknown ids are ignored); combines with the filters.
+            lexical_fetch_k: lexical candidates, when they should differ from ``fetch_k``. In
+                hybrid mode either side may fetch fewer than ``k``: their union fills ``k``.
 
         Returns:
             Up to ``k`` hits, best first.
@@ -523,6 +528,9 @@ class HybridStore:
             chosen_mode = SearchMode.HYBRID if query else SearchMode.DENSE
         if query is not None and not isinstance(query, str):
             msg = f"query must be a str, got {type(query).__name__}"
+            raise InvalidInputError(msg)
+        if isinstance(ids, str) or (ids is not None and not all(isinstance(i, str) for i in ids)):
+            msg = "ids must be a list of strings; wrap a single id in a list"
             raise InvalidInputError(msg)
         needs_vector = chosen_mode in (SearchMode.DENSE, SearchMode.HYBRID) or mmr_lambda is not None
         if vector is not None:
@@ -545,6 +553,8 @@ class HybridStore:
             fetch_k=fetch_k if fetch_k is not None else fusion_defaults.fetch_k,
             score_threshold=score_threshold,
             mmr_lambda=mmr_lambda,
+            ids=None if ids is None else tuple(ids),
+            lexical_fetch_k=lexical_fetch_k,
         )
         with self._lock:
             self._check_open()

@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import tempfile
+import uuid
 import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -70,11 +71,8 @@ def _write_atomic(path: Path, text: str) -> None:
 def save(folder: Path, mirrors: Mirrors, *, generation: str, embedder: str) -> None:
     """Write a snapshot of the mirrors and make it current."""
     folder.mkdir(parents=True, exist_ok=True)
-    old = read_manifest(folder)
-    number = int(old.snapshot.split("-")[1]) + 1 if old else 1
-    snap = folder / f"snap-{number}"
-    if snap.exists():
-        shutil.rmtree(snap)
+    # A unique name per snapshot: two processes saving at once never write into one folder.
+    snap = folder / f"snap-{uuid.uuid4().hex[:12]}"
     snap.mkdir()
     mirrors.ensure_lexical()
     records_file = snap / "records.json"
@@ -168,6 +166,9 @@ def reconcile(storage: ChromaStorage, mirrors: Mirrors) -> tuple[int, int]:
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
+    # Our writers store unit vectors: leave those bit-exact (re-dividing by a norm of
+    # 0.99999994 would change last bits and reorder ties); normalise plain Chroma writes.
+    vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
+    norms[(norms == 0) | (np.abs(norms - 1.0) < 1e-5)] = 1.0
     return np.ascontiguousarray(vectors / norms, dtype=np.float32)

@@ -1,0 +1,182 @@
+"""Mirrors persist beside the data, load without reading Chroma, and reconcile or rebuild."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import chromadb
+import pytest
+
+from fakes import CountingEmbedder
+from mira_vectorstores import EmbeddingMismatchError, HashingEmbedder, HybridStore, StoreConfig
+from mira_vectorstores.engine import sync
+
+TEXTS = [f"note {i} about {'cats' if i % 3 == 0 else 'dogs'} and topic {i % 5}" for i in range(300)]
+
+
+def _build(path: Path) -> HybridStore:
+    store = HybridStore.persistent(path, "notes", embedder=HashingEmbedder(32))
+    store.add(TEXTS, ids=[f"n{i}" for i in range(300)], metadatas=[{"i": i, "topic": i % 5} for i in range(300)])
+    return store
+
+
+def _answers(store: HybridStore) -> list[tuple[str, float]]:
+    # 60 allowed records < the 100 candidates per side: no tie at the candidate cut.
+    hits = store.search("cats topic 3", k=5, where={"topic": 3})
+    return [(h.id, round(h.score, 6)) for h in hits]
+
+
+def test_reopen_loads_mirrors_without_reading_chroma(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = _build(tmp_path)
+    before = _answers(store)
+    store.close()
+    assert sync.read_manifest(tmp_path / "mira" / "notes") is not None
+
+    def no_bulk_reads(*args: object, **kwargs: object) -> None:
+        raise AssertionError("mirrors were rebuilt from Chroma instead of loaded")
+
+    monkeypatch.setattr(sync, "rebuild", no_bulk_reads)
+    monkeypatch.setattr(sync, "reconcile", no_bulk_reads)
+    reopened = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32))
+    assert reopened.count() == 300
+    assert _answers(reopened) == before
+    reopened.close()
+
+
+def _run(code: str) -> str:
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], check=True, capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+def test_crash_after_write_is_reconciled_on_open(tmp_path: Path) -> None:
+    # Each step runs in its own process, as a crash and a restart would: Chroma's embedded
+    # client does not support two processes on one folder at the same time.
+    _run(
+        f"""
+        from mira_vectorstores import HashingEmbedder, HybridStore
+        s = HybridStore.persistent({str(tmp_path)!r}, "notes", embedder=HashingEmbedder(32))
+        s.add({TEXTS!r}, ids=[f"n{{i}}" for i in range(300)], metadatas=[{{"i": i, "topic": i % 5}} for i in range(300)])
+        s.close()
+        """
+    )
+    _run(
+        f"""
+        import os
+        from mira_vectorstores import HashingEmbedder, HybridStore
+        s = HybridStore.persistent({str(tmp_path)!r}, "notes", embedder=HashingEmbedder(32))
+        s.add(["written just before the crash about zebras"], ids=["late"], metadatas=[{{"i": -1}}])
+        s.delete(["n0", "n1"])
+        s.update(["n2"], metadatas=[{{"topic": 99}}])
+        os._exit(0)  # no close(), no atexit: the mirror files are stale
+        """
+    )
+    out = _run(
+        f"""
+        import json
+        from mira_vectorstores import HashingEmbedder, HybridStore
+        s = HybridStore.persistent({str(tmp_path)!r}, "notes", embedder=HashingEmbedder(32))
+        print(json.dumps({{
+            "count": s.count(),
+            "got": [r.id for r in s.get(["n0", "n1", "late"])],
+            "topic": s.get(["n2"])[0].metadata["topic"],
+            "zebra": s.search("zebras", k=1, mode="lexical")[0].id,
+        }}))
+        """
+    )
+    assert json.loads(out) == {"count": 299, "got": ["late"], "topic": 99, "zebra": "late"}
+
+
+def test_second_writer_is_caught_by_refresh(tmp_path: Path) -> None:
+    reader = _build(tmp_path)
+    writer = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32))
+    writer.upsert(["a completely new note on giraffes"], ids=["g"])
+    writer.delete(where={"topic": 4})
+    assert reader.get(["g"]) == []
+    reader.refresh()
+    assert reader.count() == writer.count() == 241
+    assert reader.search("giraffes", k=1, mode="lexical")[0].id == "g"
+    assert reader.get(where={"topic": 4}) == []
+    writer.close()
+    reader.close()
+
+
+def test_refresh_interval_catches_up_on_search(tmp_path: Path) -> None:
+    reader = HybridStore.persistent(
+        tmp_path, "notes", embedder=HashingEmbedder(32), config=StoreConfig(refresh_interval=0.0)
+    )
+    writer = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32))
+    writer.add(["okapis live in forests"], ids=["o"])
+    assert reader.search("okapis", k=1, mode="lexical")[0].id == "o"
+    writer.close()
+    reader.close()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garble", "delete"])
+def test_corrupt_mirror_files_trigger_a_rebuild(tmp_path: Path, damage: str) -> None:
+    store = _build(tmp_path)
+    before = _answers(store)
+    store.close()
+    folder = tmp_path / "mira" / "notes"
+    manifest = sync.read_manifest(folder)
+    assert manifest is not None
+    victim = folder / manifest.snapshot / "vectors.npy"
+    if damage == "truncate":
+        victim.write_bytes(victim.read_bytes()[:100])
+    elif damage == "garble":
+        data = bytearray(victim.read_bytes())
+        data[-50:] = b"x" * 50  # same size, checksum catches it
+        victim.write_bytes(bytes(data))
+    else:
+        victim.unlink()
+    reopened = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32))
+    assert reopened.count() == 300
+    assert _answers(reopened) == before
+    reopened.close()
+
+
+def test_garbled_manifest_triggers_a_rebuild(tmp_path: Path) -> None:
+    store = _build(tmp_path)
+    before = _answers(store)
+    store.close()
+    (tmp_path / "mira" / "notes" / "manifest.json").write_text("{not json")
+    reopened = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32))
+    assert _answers(reopened) == before
+    reopened.close()
+
+
+def test_full_refresh_catches_plain_chroma_writes(tmp_path: Path) -> None:
+    store = _build(tmp_path)
+    raw = chromadb.PersistentClient(path=str(tmp_path)).get_collection("notes")
+    vector = HashingEmbedder(32).embed_query("penguins on ice")
+    raw.upsert(ids=["n5"], embeddings=[vector.tolist()], documents=["penguins on ice"], metadatas=[{"i": 5}])
+    raw.delete(ids=["n6"])
+    store.refresh(full=True)
+    assert store.get(["n5"])[0].document == "penguins on ice"
+    assert store.get(["n6"]) == []
+    assert store.search("penguins", k=1, mode="lexical")[0].id == "n5"
+    store.close()
+
+
+def test_reopening_with_another_embedder_is_refused(tmp_path: Path) -> None:
+    _build(tmp_path).close()
+    with pytest.raises(EmbeddingMismatchError, match="hashing-32.*hashing-16"):
+        HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(16))
+    renamed = CountingEmbedder(32)
+    renamed.name = "another-model"
+    with pytest.raises(EmbeddingMismatchError, match="another-model"):
+        HybridStore.persistent(tmp_path, "notes", embedder=renamed)  # same dimension, other name
+
+
+def test_reopen_does_not_reembed(tmp_path: Path) -> None:
+    embedder = CountingEmbedder(16)
+    store = HybridStore.persistent(tmp_path, "ccc", embedder=embedder)
+    store.add(["one text", "two text"])
+    store.close()
+    fresh = CountingEmbedder(16)
+    again = HybridStore.persistent(tmp_path, "ccc", embedder=fresh)
+    assert again.count() == 2 and fresh.embedded == []
+    again.close()
