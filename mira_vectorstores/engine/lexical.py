@@ -55,9 +55,12 @@ class LexicalIndex:
             self._bm25 = None
         else:
             tokens = self._tokenize([docs[r] for r in rows], return_ids=True)  # type: ignore[misc]
-            bm25 = bm25s.BM25(k1=self.config.k1, b=self.config.b)
-            bm25.index(tokens, show_progress=False)
-            self._bm25 = bm25
+            if not tokens.vocab:  # type: ignore[attr-defined]
+                self._bm25 = None  # no document has an indexable word (bm25s cannot index that)
+            else:
+                bm25 = bm25s.BM25(k1=self.config.k1, b=self.config.b)
+                bm25.index(tokens, show_progress=False)
+                self._bm25 = bm25
         self.stale = False
         logger.debug("BM25 rebuilt over %d documents", len(rows))
 
