@@ -88,6 +88,10 @@ class ThresholdBoost:
         if self.op not in _OPS:
             msg = f"ThresholdBoost.op must be one of {', '.join(_OPS)}, got {self.op!r}"
             raise ConfigError(msg)
+        value = self.value
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            msg = f"ThresholdBoost.value must be a finite number, got {value!r}"
+            raise ConfigError(msg)
 
     def multiplier(self, metadata: Mapping[str, object], now: float) -> float:
         """``factor`` when the numeric field passes the threshold, else 1."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from mira_vectorstores.engine.errors import ConfigError
@@ -51,6 +52,9 @@ class FaissConfig:
             if getattr(self, name) <= 0:
                 msg = f"FaissConfig.{name} must be > 0, got {getattr(self, name)}"
                 raise ConfigError(msg)
+        if self.exact_scan_max < 0:
+            msg = f"FaissConfig.exact_scan_max must be >= 0, got {self.exact_scan_max}"
+            raise ConfigError(msg)
         if not 0.0 <= self.exact_scan_fraction <= 1.0:
             msg = f"FaissConfig.exact_scan_fraction must be in [0, 1], got {self.exact_scan_fraction}"
             raise ConfigError(msg)
@@ -73,7 +77,7 @@ class LexicalConfig:
     b: float = 0.75
 
     def __post_init__(self) -> None:
-        if self.k1 <= 0 or not 0 <= self.b <= 1:
+        if not (math.isfinite(self.k1) and self.k1 > 0) or not 0 <= self.b <= 1:
             msg = f"LexicalConfig needs k1 > 0 and 0 <= b <= 1, got k1={self.k1}, b={self.b}"
             raise ConfigError(msg)
 

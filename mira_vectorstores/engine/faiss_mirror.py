@@ -174,12 +174,11 @@ class FaissMirror:
         folder.mkdir(parents=True, exist_ok=True)
         np.save(folder / "vectors.npy", self.vectors)
         files = [folder / "vectors.npy"]
-        index_file = folder / "index.faiss"
         if self.kind is not IndexKind.FLAT and self._index is not None:
+            # The kind is in the name: a store reopened with another index kind rebuilds.
+            index_file = folder / f"index-{self.kind.value}.faiss"
             faiss.write_index(self._index, str(index_file))
             files.append(index_file)
-        elif index_file.exists():
-            index_file.unlink()
         return files
 
     def load(self, folder: Path, live_count: int) -> None:
@@ -189,12 +188,12 @@ class FaissMirror:
             msg = f"vectors.npy has shape {vectors.shape}, expected (n, {self.dimension})"
             raise ValueError(msg)
         self._vectors, self._size = np.ascontiguousarray(vectors, dtype=np.float32), len(vectors)
-        index_file = folder / "index.faiss"
         wanted = self._wanted_kind(live_count)
+        index_file = folder / f"index-{wanted.value}.faiss"
         if wanted is not IndexKind.FLAT and index_file.exists():
             index = faiss.read_index(str(index_file))
             if index.ntotal != self._size or index.d != self.dimension:
-                msg = f"index.faiss holds {index.ntotal} vectors of {index.d} dims, expected {self._size} of {self.dimension}"
+                msg = f"{index_file.name} holds {index.ntotal} vectors of {index.d} dims, expected {self._size} of {self.dimension}"
                 raise ValueError(msg)
             self._index, self.kind = index, wanted
             if wanted is IndexKind.IVF:

@@ -13,7 +13,7 @@ from mira_vectorstores.engine.objects import (
     sha256,
 )
 from mira_vectorstores.engine.records import RESERVED_PREFIX
-from mira_vectorstores.engine.storage import ChromaStorage
+from mira_vectorstores.engine.storage import ChromaStorage, drop_collection
 from mira_vectorstores.engine.types import ObjectInfo
 
 
@@ -32,7 +32,7 @@ class ObjectStore:
             return cls(FilePayloadStore(folder))
         side = f"{storage.name}-mira-payloads"
         collection = storage.client.get_or_create_collection(side, embedding_function=None)
-        return cls(ChromaPayloadStore(collection), drop=lambda: storage.client.delete_collection(side))
+        return cls(ChromaPayloadStore(collection), drop=lambda: drop_collection(storage.client, side))
 
     @staticmethod
     def describe(data: bytes, codec: Codec, content_type: str | None) -> dict[str, object]:

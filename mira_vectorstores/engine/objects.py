@@ -51,10 +51,15 @@ def _encode_text(obj: object) -> bytes:
 
 def _encode_json(obj: object) -> bytes:
     try:
-        return json.dumps(obj, ensure_ascii=False, allow_nan=False).encode("utf-8")
+        data = json.dumps(obj, ensure_ascii=False, allow_nan=False).encode("utf-8")
     except (TypeError, ValueError) as exc:
         msg = f"cannot encode {type(obj).__qualname__} with the json codec ({exc}); use codec='pickle' for other objects"
         raise ObjectCodecError(msg) from None
+    # JSON turns tuples into lists and int keys into strings: refuse rather than change the object.
+    if json.loads(data) != obj:
+        msg = f"the json codec would change this {type(obj).__qualname__} (tuples or non-str keys); use codec='pickle'"
+        raise ObjectCodecError(msg)
+    return data
 
 
 def _encode_numpy(obj: object) -> bytes:

@@ -170,10 +170,20 @@ class ChromaStorage:
 
     def drop(self) -> None:
         """Delete the whole collection."""
-        try:
-            self.client.delete_collection(self.name)
-        except NotFoundError:
-            pass
+        drop_collection(self.client, self.name)
+
+
+def drop_collection(client: chromadb.api.ClientAPI, name: str) -> None:
+    """Delete a collection, emptying it first: Chroma 1.5 leaves list-valued metadata of a
+    deleted collection's records behind, where later collections can pick it up
+    (chroma-core/chroma#7594)."""
+    try:
+        collection = client.get_collection(name)
+        while ids := collection.get(include=[], limit=READ_PAGE)["ids"]:
+            collection.delete(ids=ids)
+        client.delete_collection(name)
+    except NotFoundError:
+        pass
 
 
 def _is_connection_error(exc: BaseException) -> bool:

@@ -536,7 +536,8 @@ class HybridStore:
         if vector is not None:
             query_vector = self._query_vector(vector)
         elif needs_vector and query and self.embedder is not None:
-            query_vector = self.embed_query(query)
+            # Checked and unit-normalised like a given vector: dense scores must be cosines.
+            query_vector = self._query_vector(self.embed_query(query))
         else:
             query_vector = None
         plan = search_pipeline.SearchPlan(

@@ -92,7 +92,8 @@ def _check_value(value: object, where: str) -> None:
         if not value:
             msg = f"{where} is an empty list, which Chroma cannot store; drop the key or give a value"
             raise InvalidInputError(msg)
-        kinds = {bool if isinstance(v, bool) else (float if isinstance(v, (int, float)) else type(v)) for v in value}
+        # Chroma keeps bool, int, float and str lists apart: [1, 1.5] is a mixed list to it.
+        kinds = {type(v) for v in value}
         if len(kinds) != 1 or not all(isinstance(v, _SCALARS) for v in value):
             msg = f"{where} must be a list of one type (str, int, float or bool), got {[type(v).__name__ for v in value]}"
             raise InvalidInputError(msg)
@@ -135,8 +136,8 @@ def check_vectors(vectors: object, n: int, dimension: int | None, what: str = "v
     if not finite.all():
         msg = f"{what}[{int(np.flatnonzero(~finite)[0])}] contains NaN or inf"
         raise InvalidInputError(msg)
-    norms = np.linalg.norm(array, axis=1)
+    norms = np.linalg.norm(array.astype(np.float64), axis=1)  # float64: no overflow or underflow
     if (norms == 0).any():
         msg = f"{what}[{int(np.flatnonzero(norms == 0)[0])}] is all zeros; cosine similarity is undefined for it"
         raise InvalidInputError(msg)
-    return np.ascontiguousarray(array / norms[:, None], dtype=np.float32)
+    return np.ascontiguousarray(array.astype(np.float64) / norms[:, None], dtype=np.float32)

@@ -250,15 +250,15 @@ def test_mmr_diversifies() -> None:
     store.close()
 
 
-def test_search_makes_no_chroma_call(store: HybridStore) -> None:
+def test_search_makes_no_chroma_call(store: HybridStore, monkeypatch: pytest.MonkeyPatch) -> None:
     _fill(store)
 
     def boom(*args: object, **kwargs: object) -> None:
         raise AssertionError("Chroma was called on the search path")
 
     for name in ("get", "query", "count", "peek"):
-        setattr(store._storage.collection, name, boom)
-    store._storage.client.get_collection = boom  # type: ignore[method-assign]
+        monkeypatch.setattr(store._storage.collection, name, boom)
+    monkeypatch.setattr(store._storage.client, "get_collection", boom)
     assert store.search("cat", k=2, where={"pet": True})
     assert store.search("cat", k=2, mode="lexical", where_document={"$contains": "cat"})
 
