@@ -1,0 +1,118 @@
+"""``MiraRetriever``: a LangChain retriever over ``MiraVectorStore`` with typed options."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict, Field, InstanceOf, field_validator
+from typing_extensions import override
+
+from mira_vectorstores.engine import ConfigError, FieldBoost, FusionMethod, RecencyBoost, SearchMode, ThresholdBoost
+from mira_vectorstores.langchain import _convert
+from mira_vectorstores.langchain.vectorstore import MiraVectorStore
+
+# The search options a call may override: ``retriever.invoke("q", k=3, filter={...})``.
+_OVERRIDABLE = (
+    "k",
+    "mode",
+    "fusion",
+    "alpha",
+    "filter",
+    "where_document",
+    "boosts",
+    "score_threshold",
+    "fetch_k",
+    "mmr_lambda",
+)
+
+
+class MiraRetriever(BaseRetriever):
+    """Retrieves documents from a ``MiraVectorStore``; hybrid (dense + BM25) by default.
+
+    Every search option is a typed field, and ``invoke(query, k=3, ...)`` overrides any of
+    them for one call. ``score_threshold`` is a relevance in ``[0, 1]`` (see
+    ``_convert.to_relevance``): it means the same in every mode. Setting ``mmr_lambda``
+    re-ranks the candidates with maximal marginal relevance.
+
+    Example:
+        >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+        >>> from mira_vectorstores.langchain import MiraRetriever, MiraVectorStore
+        >>> store = MiraVectorStore(DeterministicFakeEmbedding(size=16))
+        >>> _ = store.add_texts(["cats purr", "dogs bark", "birds sing"], ids=["c", "d", "b"])
+        >>> retriever = MiraRetriever(vectorstore=store, mode="lexical")
+        >>> [doc.id for doc in retriever.invoke("do cats purr?")]
+        ['c']
+        >>> len(MiraRetriever(vectorstore=store).invoke("cats", k=2))
+        2
+        >>> store.close()
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+
+    vectorstore: MiraVectorStore
+    """The store searched."""
+    k: int = Field(default=4, gt=0)
+    """Documents returned."""
+    mode: SearchMode = SearchMode.HYBRID
+    """Dense, lexical (BM25), hybrid, or auto (hybrid for text)."""
+    fusion: FusionMethod | None = None
+    """How hybrid rankings fuse (rrf, weighted, dbsf); ``None``: the store's default."""
+    alpha: float | None = Field(default=None, ge=0.0, le=1.0)
+    """Weight of the dense side in fusion; ``None``: the store's default."""
+    filter: dict[str, Any] | None = None
+    """Metadata filter in Chroma's ``where`` grammar."""
+    where_document: dict[str, Any] | None = None
+    """Document filter in Chroma's ``where_document`` grammar."""
+    boosts: list[InstanceOf[FieldBoost] | InstanceOf[ThresholdBoost] | InstanceOf[RecencyBoost]] | None = None
+    """Boost rules (or their dict forms) replacing the store's defaults; ``[]`` for none."""
+    score_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    """Drop documents whose relevance is below this."""
+    fetch_k: int | None = Field(default=None, gt=0)
+    """Candidates per side before fusion, boosts and MMR; ``None``: the engine's default."""
+    mmr_lambda: float | None = Field(default=None, ge=0.0, le=1.0)
+    """Re-rank with MMR (1: relevance only, 0: diversity only); ``None``: no MMR."""
+
+    @field_validator("boosts", mode="before")
+    @classmethod
+    def _boost_dicts(cls, value: object) -> object:
+        return _convert.parse_boost_items(value)
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _mode(cls, value: object) -> object:
+        return _convert.as_mode(value)
+
+    def _for_call(self, overrides: dict[str, Any]) -> MiraRetriever:
+        unknown = sorted(set(overrides) - set(_OVERRIDABLE))
+        if unknown:
+            msg = f"unknown retriever option(s) {unknown}; valid options are {list(_OVERRIDABLE)}"
+            raise ConfigError(msg)
+        if not overrides:
+            return self
+        return type(self).model_validate(
+            {**{name: getattr(self, name) for name in type(self).model_fields}, **overrides}
+        )
+
+    def _search_kwargs(self) -> dict[str, Any]:
+        names = ("mode", "fusion", "alpha", "filter", "where_document", "boosts", "fetch_k", "mmr_lambda")
+        options = {name: getattr(self, name) for name in names}
+        return {"score_threshold": self.score_threshold, **options}
+
+    @override
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        call = self._for_call(kwargs)
+        pairs = call.vectorstore.similarity_search_with_relevance_scores(query, call.k, **call._search_kwargs())
+        return [doc for doc, _ in pairs]
+
+    @override
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        call = self._for_call(kwargs)
+        pairs = await call.vectorstore.asimilarity_search_with_relevance_scores(query, call.k, **call._search_kwargs())
+        return [doc for doc, _ in pairs]

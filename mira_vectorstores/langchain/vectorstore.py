@@ -1,0 +1,378 @@
+"""``MiraVectorStore``: LangChain's ``VectorStore`` over the engine's ``HybridStore``.
+
+Every method translates its arguments (in ``_convert``) and makes one engine call. An async
+method awaits the LangChain embedding, then runs the synchronous engine in a thread, so it
+never blocks the event loop; it builds its request with the same helper as its sync twin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.vectorstores import VectorStore
+from typing_extensions import override
+
+from mira_vectorstores.engine import BoostRule, ConfigError, HybridStore, SearchHit, SearchMode, StoreConfig
+from mira_vectorstores.langchain import _convert
+from mira_vectorstores.langchain._objects import RawObjectsMixin
+
+if TYPE_CHECKING:
+    from mira_vectorstores.langchain.retriever import MiraRetriever
+
+
+class MiraVectorStore(RawObjectsMixin, VectorStore):
+    """Hybrid (dense + BM25) search with exact filters, boosts and raw objects, for LangChain.
+
+    Without ``path`` or ``host`` the store lives in memory. ``similarity_search`` is dense;
+    ``hybrid_search`` fuses dense and BM25; ``keyword_search`` is BM25 alone. ``filter=``
+    (Chroma's ``where`` grammar), ``where_document=``, ``boosts=``, ``fusion=``, ``alpha=``,
+    ``fetch_k=`` and (similarity methods) ``mode=`` pass to the engine through ``**kwargs``.
+
+    Example:
+        >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+        >>> store = MiraVectorStore(DeterministicFakeEmbedding(size=16))
+        >>> store.add_texts(["cats purr", "dogs bark"], [{"pet": "cat"}, {"pet": "dog"}], ids=["c", "d"])
+        ['c', 'd']
+        >>> store.similarity_search("cats purr", k=1)
+        [Document(id='c', metadata={'pet': 'cat'}, page_content='cats purr')]
+        >>> [doc.id for doc in store.keyword_search("dogs", filter={"pet": "dog"})]
+        ['d']
+        >>> store.close()
+    """
+
+    def __init__(
+        self,
+        embedding: Embeddings | None = None,
+        *,
+        name: str | None = None,
+        path: str | Path | None = None,
+        host: str | None = None,
+        port: int = 8000,
+        config: StoreConfig | None = None,
+        boosts: Sequence[BoostRule | Mapping[str, object]] | None = None,
+        embedding_name: str | None = None,
+    ) -> None:
+        """Open or create a store.
+
+        Args:
+            embedding: any LangChain embeddings; ``None`` uses the bundled all-MiniLM-L6-v2.
+            name: the collection; a fresh unique name in memory, ``"mira"`` otherwise.
+            path: folder of an embedded, persistent store.
+            host: a Chroma server (``chroma run``); ``path`` is then ignored.
+            port: the server's port.
+            config: engine tuning (``StoreConfig``).
+            boosts: default boost rules for every search.
+            embedding_name: the embedder name the store records; by default derived from the
+                embeddings' class and model (see ``_convert.embedder_name``).
+
+        Raises:
+            ConfigError: for a bad name or option.
+            EmbeddingMismatchError: when the store was built with other embeddings.
+            StoreUnavailableError: when the server cannot be reached.
+        """
+        options: dict[str, Any] = {"config": config, "boosts": boosts}
+        if embedding is not None:
+            options["embedder"] = _convert.LangChainEmbedder(embedding, name=embedding_name)
+        if host is not None:
+            engine = HybridStore.connect(host, port, name or "mira", **options)
+        elif path is not None:
+            engine = HybridStore.persistent(path, name or "mira", **options)
+        else:
+            engine = HybridStore.in_memory(name, **options)
+        self._bind(engine)
+
+    @classmethod
+    def from_engine(cls, engine: HybridStore) -> Self:
+        """Wrap an open ``HybridStore`` (for instance one shared with the LlamaIndex adapter)."""
+        store = cls.__new__(cls)
+        store._bind(engine)
+        return store
+
+    def _bind(self, engine: HybridStore) -> None:
+        self._engine = engine
+        embedder = engine.embedder
+        self._embeddings = embedder.embeddings if isinstance(embedder, _convert.LangChainEmbedder) else None
+
+    @property
+    def engine(self) -> HybridStore:
+        """The wrapped engine store."""
+        return self._engine
+
+    @property
+    @override
+    def embeddings(self) -> Embeddings | None:
+        """The LangChain embeddings, or ``None`` for an engine embedder (the bundled MiniLM)."""
+        return self._embeddings
+
+    def close(self) -> None:
+        """Persist the mirrors and release the store (an in-memory store's data is dropped)."""
+        self._engine.close()
+
+    # -- writes ---------------------------------------------------------------------------
+    @override
+    def add_texts(
+        self,
+        texts: Iterable[str],
+        metadatas: list[dict[str, Any]] | None = None,
+        *,
+        ids: list[str] | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Add or replace (by id) texts; returns their ids."""
+        return list(self._engine.upsert(**_convert.write_request(texts, metadatas, ids, kwargs)))
+
+    @override
+    async def aadd_texts(
+        self,
+        texts: Iterable[str],
+        metadatas: list[dict[str, Any]] | None = None,
+        *,
+        ids: list[str] | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Add or replace (by id) texts; returns their ids."""
+        request = _convert.write_request(texts, metadatas, ids, kwargs)
+        if self._embeddings is not None and request["texts"]:
+            request["vectors"] = await self._embeddings.aembed_documents(request["texts"])
+        return list(await asyncio.to_thread(self._engine.upsert, **request))
+
+    @override
+    def add_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
+        """Add or replace documents; ``Document.id`` is honoured (``ids=`` takes precedence)."""
+        ids = kwargs.pop("ids", None) or [doc.id for doc in documents]
+        return self.add_texts([d.page_content for d in documents], [d.metadata for d in documents], ids=ids, **kwargs)
+
+    @override
+    async def aadd_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
+        """Add or replace documents; ``Document.id`` is honoured (``ids=`` takes precedence)."""
+        ids = kwargs.pop("ids", None) or [doc.id for doc in documents]
+        texts, metadatas = [d.page_content for d in documents], [d.metadata for d in documents]
+        return await self.aadd_texts(texts, metadatas, ids=ids, **kwargs)
+
+    @override
+    def delete(
+        self,
+        ids: list[str] | None = None,
+        *,
+        where: dict[str, Any] | None = None,
+        where_document: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> bool:
+        """Delete by ids and/or filters; with no argument, delete everything.
+
+        Unknown ids are ignored. Given ids and a filter, only the ids that match it go.
+
+        Returns:
+            ``True``.
+
+        Raises:
+            ConfigError: for an unknown keyword.
+        """
+        if kwargs:
+            msg = f"unknown delete option(s) {sorted(kwargs)}; valid options are ['where', 'where_document']"
+            raise ConfigError(msg)
+        if ids is None and where is None and where_document is None:
+            self._engine.clear()
+        else:
+            self._engine.delete(ids, where=where, where_document=where_document)
+        return True
+
+    @override
+    async def adelete(
+        self,
+        ids: list[str] | None = None,
+        *,
+        where: dict[str, Any] | None = None,
+        where_document: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> bool:
+        """Delete by ids and/or filters; with no argument, delete everything."""
+        return await asyncio.to_thread(self.delete, ids, where=where, where_document=where_document, **kwargs)
+
+    @override
+    def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        """The documents with these ids, in the order given; unknown ids are skipped."""
+        return [_convert.to_document(record) for record in self._engine.get(list(ids))]
+
+    @override
+    async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        """The documents with these ids, in the order given; unknown ids are skipped."""
+        return await asyncio.to_thread(self.get_by_ids, ids)
+
+    # -- search: one sync and one async path ---------------------------------------------
+    def _hits(self, query: str | None, vector: Sequence[float] | None, options: dict[str, Any]) -> list[SearchHit]:
+        return self._engine.search(query, vector=vector, **options)
+
+    async def _ahits(
+        self, query: str | None, vector: Sequence[float] | None, options: dict[str, Any]
+    ) -> list[SearchHit]:
+        if vector is None and query and self._embeddings is not None and _convert.needs_vector(options):
+            vector = await self._embeddings.aembed_query(query)
+        return await asyncio.to_thread(self._engine.search, query, vector=vector, **options)
+
+    @override
+    def similarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
+        """The ``k`` documents nearest the query (dense unless ``mode=`` says otherwise)."""
+        return _convert.documents(self._hits(query, None, _convert.search_options(k, kwargs)))
+
+    @override
+    async def asimilarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
+        """The ``k`` documents nearest the query (dense unless ``mode=`` says otherwise)."""
+        return _convert.documents(await self._ahits(query, None, _convert.search_options(k, kwargs)))
+
+    @override
+    def similarity_search_with_score(self, query: str, k: int = 4, **kwargs: Any) -> list[tuple[Document, float]]:
+        """Documents with the engine's final score, higher is better.
+
+        That is the cosine for a dense search without boosts, the fused and boosted score
+        otherwise; ``similarity_search_with_relevance_scores`` gives LangChain's ``[0, 1]``.
+        """
+        return _convert.scored(self._hits(query, None, _convert.search_options(k, kwargs)))
+
+    @override
+    async def asimilarity_search_with_score(
+        self, query: str, k: int = 4, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """Documents with the engine's final score (see ``similarity_search_with_score``)."""
+        return _convert.scored(await self._ahits(query, None, _convert.search_options(k, kwargs)))
+
+    @override
+    def _similarity_search_with_relevance_scores(
+        self, query: str, k: int = 4, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        # The public method (LangChain's) applies score_threshold to these relevances.
+        return _convert.relevant(self._hits(query, None, _convert.search_options(k, kwargs)))
+
+    @override
+    async def _asimilarity_search_with_relevance_scores(
+        self, query: str, k: int = 4, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        return _convert.relevant(await self._ahits(query, None, _convert.search_options(k, kwargs)))
+
+    @override
+    def similarity_search_by_vector(self, embedding: list[float], k: int = 4, **kwargs: Any) -> list[Document]:
+        """The ``k`` documents nearest a query vector."""
+        return _convert.documents(self._hits(None, embedding, _convert.search_options(k, kwargs)))
+
+    @override
+    async def asimilarity_search_by_vector(self, embedding: list[float], k: int = 4, **kwargs: Any) -> list[Document]:
+        """The ``k`` documents nearest a query vector."""
+        return _convert.documents(await self._ahits(None, embedding, _convert.search_options(k, kwargs)))
+
+    @override
+    def max_marginal_relevance_search(
+        self, query: str, k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5, **kwargs: Any
+    ) -> list[Document]:
+        """``k`` documents chosen by MMR among the ``fetch_k`` nearest."""
+        return _convert.documents(self._hits(query, None, _convert.mmr_options(k, fetch_k, lambda_mult, kwargs)))
+
+    @override
+    async def amax_marginal_relevance_search(
+        self, query: str, k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5, **kwargs: Any
+    ) -> list[Document]:
+        """``k`` documents chosen by MMR among the ``fetch_k`` nearest."""
+        return _convert.documents(await self._ahits(query, None, _convert.mmr_options(k, fetch_k, lambda_mult, kwargs)))
+
+    @override
+    def max_marginal_relevance_search_by_vector(
+        self, embedding: list[float], k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5, **kwargs: Any
+    ) -> list[Document]:
+        """``k`` documents chosen by MMR among the ``fetch_k`` nearest a query vector."""
+        return _convert.documents(self._hits(None, embedding, _convert.mmr_options(k, fetch_k, lambda_mult, kwargs)))
+
+    @override
+    async def amax_marginal_relevance_search_by_vector(
+        self, embedding: list[float], k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5, **kwargs: Any
+    ) -> list[Document]:
+        """``k`` documents chosen by MMR among the ``fetch_k`` nearest a query vector."""
+        return _convert.documents(
+            await self._ahits(None, embedding, _convert.mmr_options(k, fetch_k, lambda_mult, kwargs))
+        )
+
+    def hybrid_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
+        """The ``k`` best documents by fused dense and BM25 rankings (``fusion=``, ``alpha=``)."""
+        return _convert.documents(self._hits(query, None, _convert.fixed_options(k, kwargs, SearchMode.HYBRID)))
+
+    async def ahybrid_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
+        """Async ``hybrid_search``."""
+        return _convert.documents(await self._ahits(query, None, _convert.fixed_options(k, kwargs, SearchMode.HYBRID)))
+
+    def keyword_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
+        """The ``k`` best documents by BM25 alone (documents sharing no term are not returned)."""
+        return _convert.documents(self._hits(query, None, _convert.fixed_options(k, kwargs, SearchMode.LEXICAL)))
+
+    async def akeyword_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
+        """Async ``keyword_search``."""
+        return _convert.documents(await self._ahits(query, None, _convert.fixed_options(k, kwargs, SearchMode.LEXICAL)))
+
+    @override
+    def search(self, query: str, search_type: str, **kwargs: Any) -> list[Document]:
+        """As LangChain's ``search``, also accepting ``"hybrid"`` and ``"keyword"``."""
+        return self.as_retriever(search_type=search_type, search_kwargs=kwargs).invoke(query)
+
+    @override
+    async def asearch(self, query: str, search_type: str, **kwargs: Any) -> list[Document]:
+        """As LangChain's ``asearch``, also accepting ``"hybrid"`` and ``"keyword"``."""
+        return await self.as_retriever(search_type=search_type, search_kwargs=kwargs).ainvoke(query)
+
+    # -- construction and retrievers -------------------------------------------------------
+    @classmethod
+    @override
+    def from_texts(
+        cls,
+        texts: list[str],
+        embedding: Embeddings | None,
+        metadatas: list[dict[str, Any]] | None = None,
+        *,
+        ids: list[str] | None = None,
+        **kwargs: Any,
+    ) -> Self:
+        """A new store (``**kwargs`` as in the constructor) holding these texts."""
+        store = cls(embedding, **kwargs)
+        store.add_texts(texts, metadatas, ids=ids)
+        return store
+
+    @classmethod
+    @override
+    async def afrom_texts(
+        cls,
+        texts: list[str],
+        embedding: Embeddings | None,
+        metadatas: list[dict[str, Any]] | None = None,
+        *,
+        ids: list[str] | None = None,
+        **kwargs: Any,
+    ) -> Self:
+        """A new store (``**kwargs`` as in the constructor) holding these texts."""
+        # Opening touches disk or network and may probe the embedding: keep it off the loop.
+        store = await asyncio.to_thread(cls, embedding, **kwargs)
+        await store.aadd_texts(texts, metadatas, ids=ids)
+        return store
+
+    @override
+    def as_retriever(  # type: ignore[override]  # a MiraRetriever, not a VectorStoreRetriever
+        self, *, search_type: str = "similarity", search_kwargs: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> MiraRetriever:
+        """A ``MiraRetriever`` for LangChain's ``search_type`` and ``search_kwargs``.
+
+        Args:
+            search_type: ``"similarity"``, ``"similarity_score_threshold"``, ``"mmr"``,
+                ``"hybrid"`` or ``"keyword"``.
+            search_kwargs: ``k``, ``filter``, ``where_document``, ``fusion``, ``alpha``,
+                ``boosts``, ``fetch_k``, ``score_threshold`` (a relevance in ``[0, 1]``), and
+                for ``mmr`` ``lambda_mult``.
+            **kwargs: other ``MiraRetriever`` fields (``tags``, ``metadata``, ``callbacks``).
+
+        Raises:
+            ConfigError: for an unknown search type or keyword.
+        """
+        from mira_vectorstores.langchain.retriever import MiraRetriever  # here: the two modules refer to each other
+
+        fields = _convert.retriever_fields(search_type, search_kwargs or {})
+        tags = kwargs.pop("tags", None) or self._get_retriever_tags()
+        return MiraRetriever(vectorstore=self, tags=tags, **fields, **kwargs)
