@@ -1,0 +1,152 @@
+"""Request building shared by each sync/async pair of ``MiraVectorStore``.
+
+LlamaIndex arguments in, ``HybridStore`` keyword arguments out: no I/O and no engine calls, so
+the sync method and its async twin cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from llama_index.core.schema import BaseNode, MetadataMode
+from llama_index.core.vector_stores.types import MetadataFilters, VectorStoreQuery
+
+from mira_vectorstores.engine import BoostRule, ConfigError, FusionMethod, InvalidInputError, SearchMode
+from mira_vectorstores.llama_index import _convert
+from mira_vectorstores.llama_index._filters import and_where, to_where
+
+#: LlamaIndex's own default MMR threshold (``get_top_k_mmr_embeddings``).
+DEFAULT_MMR_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class QueryOptions:
+    """Engine options a query may add to ``VectorStoreQuery``.
+
+    They are passed as keyword arguments of ``query`` / ``aquery`` (``VectorIndexRetriever``
+    forwards its ``vector_store_kwargs`` there); any other keyword is an error.
+
+    Attributes:
+        fusion: how hybrid rankings are fused (default: the store's, reciprocal rank).
+        boosts: boost rules replacing the store's defaults (``[]`` for none).
+        mmr_threshold: MMR's lambda when ``VectorStoreQuery.mmr_threshold`` is unset
+            (1 = relevance only, 0 = diversity only; default 0.5).
+        fetch_k: candidates taken (per side) before fusion, boosts and MMR; default: the
+            engine's (``max(10 * k, 100)`` when anything can reorder the top k). HYBRID's
+            ``hybrid_top_k`` form sets the per-side candidates itself.
+    """
+
+    fusion: FusionMethod | None = None
+    boosts: Sequence[BoostRule] | None = None
+    mmr_threshold: float | None = None
+    fetch_k: int | None = None
+
+    @classmethod
+    def from_kwargs(cls, kwargs: Mapping[str, Any]) -> QueryOptions:
+        """Build the options from ``query(**kwargs)``.
+
+        Raises:
+            ConfigError: for an unknown keyword.
+        """
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(set(kwargs) - set(known))
+        if unknown:
+            msg = f"unknown query options {unknown}; MiraVectorStore.query accepts {known}"
+            raise ConfigError(msg)
+        return cls(**kwargs)
+
+
+# -- search, get and delete ---------------------------------------------------------------
+def search_request(query: VectorStoreQuery, options: QueryOptions) -> dict[str, Any]:
+    """The ``HybridStore.search`` arguments of a ``VectorStoreQuery``.
+
+    * ``mode``: DEFAULT is dense; SPARSE and TEXT_SEARCH are BM25 over ``query_str``; HYBRID
+      fuses both (``alpha`` weighs the dense side, 1 = dense only); MMR is dense re-ranked by
+      MMR with lambda ``mmr_threshold``. Other modes raise ``ConfigError``.
+    * ``similarity_top_k`` hits are returned. In HYBRID mode with ``hybrid_top_k`` set, LlamaIndex's
+      three numbers apply: ``similarity_top_k`` dense candidates, ``sparse_top_k`` (default
+      ``similarity_top_k``) lexical candidates, ``hybrid_top_k`` hits. Without it, ``sparse_top_k``
+      only sets the lexical candidates. In SPARSE / TEXT_SEARCH mode ``sparse_top_k``, when set,
+      is the number of hits.
+    * ``node_ids`` and ``doc_ids`` (the nodes' ``ref_doc_id``) restrict the candidates before
+      ranking, together with ``filters``. An empty list does not restrict, as in LlamaIndex's
+      other stores: ``VectorStoreIndex.as_retriever`` passes ``node_ids=[]`` for a store that
+      keeps the text (its index struct lists no nodes).
+    * ``output_fields`` and ``embedding_field`` do not apply: whole nodes are returned.
+    """
+    mode, mmr = _convert.to_search_mode(query.mode)
+    k, fetch_k, lexical_fetch_k = _depths(query, mode)
+    doc_filter: dict[str, object] | None = None
+    if query.doc_ids:
+        doc_filter = {_convert.REF_DOC_ID_KEY: {"$in": list(query.doc_ids)}}
+    mmr_lambda = None
+    if mmr:
+        given = query.mmr_threshold if query.mmr_threshold is not None else options.mmr_threshold
+        mmr_lambda = DEFAULT_MMR_THRESHOLD if given is None else given
+    return {
+        "query": query.query_str or None,
+        "vector": None if mode is SearchMode.LEXICAL else query.query_embedding,
+        "k": k,
+        "where": and_where(to_where(query.filters), doc_filter),
+        "mode": mode,
+        "fusion": options.fusion,
+        "alpha": query.alpha,
+        "boosts": options.boosts,
+        "fetch_k": options.fetch_k if fetch_k is None else fetch_k,
+        "lexical_fetch_k": lexical_fetch_k,
+        "mmr_lambda": mmr_lambda,
+        "ids": list(query.node_ids) if query.node_ids else None,
+    }
+
+
+def _depths(query: VectorStoreQuery, mode: SearchMode) -> tuple[int, int | None, int | None]:
+    """(hits, dense candidates, lexical candidates); ``None`` leaves the engine's default."""
+    if mode is SearchMode.HYBRID and query.hybrid_top_k is not None:
+        return query.hybrid_top_k, query.similarity_top_k, query.sparse_top_k or query.similarity_top_k
+    if mode is SearchMode.HYBRID:
+        return query.similarity_top_k, None, query.sparse_top_k
+    if mode is SearchMode.LEXICAL:
+        return query.sparse_top_k or query.similarity_top_k, None, None
+    return query.similarity_top_k, None, None
+
+
+def needs_vector(request: Mapping[str, Any]) -> bool:
+    return request["mode"] in (SearchMode.DENSE, SearchMode.HYBRID)
+
+
+def selection(
+    method: str,
+    node_ids: Sequence[str] | None,
+    filters: MetadataFilters | None,
+    kwargs: Mapping[str, Any],
+    *,
+    required: bool = True,
+) -> dict[str, Any]:
+    """``ids`` / ``where`` arguments of ``get`` and ``delete``."""
+    no_options(method, kwargs)
+    where = to_where(filters)
+    if required and node_ids is None and where is None:
+        msg = f"{method} needs node_ids or filters; call clear() to delete every node"
+        raise InvalidInputError(msg)
+    return {"ids": None if node_ids is None else list(node_ids), "where": where}
+
+
+def ref_doc_where(ref_doc_id: str, kwargs: Mapping[str, Any]) -> dict[str, object]:
+    no_options("delete", kwargs)
+    if not isinstance(ref_doc_id, str):
+        msg = f"ref_doc_id must be a str, got {type(ref_doc_id).__name__}"
+        raise InvalidInputError(msg)
+    return {_convert.REF_DOC_ID_KEY: ref_doc_id}
+
+
+def no_options(method: str, kwargs: Mapping[str, Any]) -> None:
+    if kwargs:
+        msg = f"MiraVectorStore.{method} takes no extra options, got {sorted(kwargs)}"
+        raise ConfigError(msg)
+
+
+def texts_to_embed(nodes: Sequence[BaseNode]) -> list[str]:
+    """What LlamaIndex would embed, for the nodes that arrive without an embedding."""
+    return [node.get_content(metadata_mode=MetadataMode.EMBED) for node in nodes if node.embedding is None]

@@ -1,0 +1,295 @@
+"""``MiraVectorStore``: LlamaIndex's vector-store surface, each method one engine call.
+
+Every sync/async pair shares its request-building helper; the async method awaits only the
+embedding (when one must be computed) and runs the synchronous, thread-safe engine call in a
+worker thread, so it never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.bridge.pydantic import PrivateAttr
+from llama_index.core.schema import BaseNode
+from llama_index.core.vector_stores.types import (
+    BasePydanticVectorStore,
+    MetadataFilters,
+    VectorStoreQuery,
+    VectorStoreQueryResult,
+)
+from typing_extensions import override
+
+from mira_vectorstores.engine import (
+    BoostRule,
+    Embedder,
+    HybridStore,
+    InvalidInputError,
+    ObjectInfo,
+    SearchHit,
+    StoreConfig,
+)
+from mira_vectorstores.llama_index import _convert, _requests
+
+if TYPE_CHECKING:
+    import fsspec  # type: ignore[import-untyped]
+
+
+class MiraVectorStore(BasePydanticVectorStore):
+    """A LlamaIndex vector store on ``HybridStore``: dense, BM25, hybrid and MMR queries, exact filters.
+
+    It stores text, so a ``VectorStoreIndex`` needs no docstore. Without an ``embed_model`` it
+    keeps the vectors LlamaIndex computes (query modes that need a vector then need
+    ``VectorStoreQuery.query_embedding``); with one, it can embed nodes and queries itself.
+    Raw objects stored through ``client.put_object`` come back as nodes whose payload
+    ``get_object(node)`` returns. Call ``client.close()`` when done with a persistent store.
+
+    Example:
+        >>> from llama_index.core.schema import TextNode
+        >>> from llama_index.core.vector_stores.types import VectorStoreQuery, VectorStoreQueryMode
+        >>> store = MiraVectorStore.in_memory()
+        >>> store.add([TextNode(id_="a", text="cats purr", embedding=[1.0, 0.0]),
+        ...            TextNode(id_="b", text="dogs bark", embedding=[0.0, 1.0])])
+        ['a', 'b']
+        >>> store.query(VectorStoreQuery(query_str="dogs", mode=VectorStoreQueryMode.TEXT_SEARCH)).ids
+        ['b']
+        >>> store.client.close()
+    """
+
+    stores_text: bool = True
+    is_embedding_query: bool = True
+    _engine: HybridStore = PrivateAttr()
+    _embed_model: BaseEmbedding | None = PrivateAttr(default=None)
+
+    def __init__(self, engine: HybridStore) -> None:
+        """Wrap an engine store.
+
+        Args:
+            engine: the store; its embedder (if any) embeds nodes that arrive without an
+                embedding and queries that arrive without ``query_embedding``.
+        """
+        super().__init__(stores_text=True)
+        self._engine = engine
+        embedder = engine.embedder
+        self._embed_model = embedder.model if isinstance(embedder, _convert.LlamaEmbedder) else None
+
+    # -- factories ---------------------------------------------------------------------
+    @classmethod
+    def in_memory(
+        cls,
+        *,
+        embed_model: BaseEmbedding | None = None,
+        config: StoreConfig | None = None,
+        boosts: Sequence[BoostRule] | None = None,
+    ) -> MiraVectorStore:
+        """A store in this process only, under a fresh name (tests, notebooks)."""
+        return cls(HybridStore.in_memory(embedder=_embedder(embed_model), config=config, boosts=boosts))
+
+    @classmethod
+    def persistent(
+        cls,
+        path: str | Path,
+        name: str = "mira",
+        *,
+        embed_model: BaseEmbedding | None = None,
+        config: StoreConfig | None = None,
+        boosts: Sequence[BoostRule] | None = None,
+    ) -> MiraVectorStore:
+        """An embedded store persisted under ``path`` (reopen it with the same name and embed_model)."""
+        return cls(HybridStore.persistent(path, name, embedder=_embedder(embed_model), config=config, boosts=boosts))
+
+    @classmethod
+    def connect(
+        cls,
+        host: str,
+        port: int = 8000,
+        name: str = "mira",
+        *,
+        embed_model: BaseEmbedding | None = None,
+        config: StoreConfig | None = None,
+        boosts: Sequence[BoostRule] | None = None,
+    ) -> MiraVectorStore:
+        """A store on a Chroma server (``chroma run``)."""
+        return cls(HybridStore.connect(host, port, name, embedder=_embedder(embed_model), config=config, boosts=boosts))
+
+    @classmethod
+    @override
+    def class_name(cls) -> str:
+        """The name LlamaIndex serialises this store under."""
+        return "MiraVectorStore"
+
+    @property
+    @override
+    def client(self) -> HybridStore:
+        """The engine store this adapter wraps."""
+        return self._engine
+
+    # -- writes ------------------------------------------------------------------------
+    @override
+    def add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
+        """Upsert nodes: re-adding a node id replaces its text, metadata and embedding."""
+        _requests.no_options("add", kwargs)
+        missing = _requests.texts_to_embed(nodes)
+        vectors = self._engine_embedder("add").embed_documents(missing) if missing else None
+        return self._upsert(nodes, vectors)
+
+    @override
+    async def async_add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
+        """Upsert nodes without blocking the event loop."""
+        _requests.no_options("async_add", kwargs)
+        missing = _requests.texts_to_embed(nodes)
+        vectors = None
+        if missing and self._embed_model is not None:
+            vectors = np.asarray(await self._embed_model.aget_text_embedding_batch(missing), dtype=np.float32)
+        elif missing:
+            vectors = await asyncio.to_thread(self._engine_embedder("async_add").embed_documents, missing)
+        return await asyncio.to_thread(self._upsert, nodes, vectors)
+
+    def _upsert(self, nodes: Sequence[BaseNode], computed: np.ndarray | None) -> list[str]:
+        if not nodes:
+            return []
+        records = [_convert.node_to_record(node) for node in nodes]
+        fill = iter(computed if computed is not None else ())
+        vectors = [r.embedding if r.embedding is not None else next(fill) for r in records]
+        return list(
+            self._engine.upsert(
+                [r.text for r in records],
+                ids=[r.id for r in records],
+                metadatas=[r.metadata for r in records],
+                vectors=np.asarray(vectors, dtype=np.float32),
+            )
+        )
+
+    def _engine_embedder(self, method: str) -> Embedder:
+        if self._engine.embedder is None:
+            msg = (
+                f"{method}: some nodes have no embedding and this store has no embedder; embed them first "
+                "(VectorStoreIndex does) or open the store with embed_model="
+            )
+            raise InvalidInputError(msg)
+        return self._engine.embedder
+
+    @override
+    def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+        """Delete every node of the document ``ref_doc_id``."""
+        self._engine.delete(where=_requests.ref_doc_where(ref_doc_id, delete_kwargs))
+
+    @override
+    async def adelete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+        """Delete every node of the document ``ref_doc_id`` without blocking the event loop."""
+        await asyncio.to_thread(partial(self._engine.delete, where=_requests.ref_doc_where(ref_doc_id, delete_kwargs)))
+
+    @override
+    def delete_nodes(
+        self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None, **delete_kwargs: Any
+    ) -> None:
+        """Delete the nodes with these ids and/or matching these filters (both: the ids that match)."""
+        self._engine.delete(**_requests.selection("delete_nodes", node_ids, filters, delete_kwargs))
+
+    @override
+    async def adelete_nodes(
+        self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None, **delete_kwargs: Any
+    ) -> None:
+        """``delete_nodes`` without blocking the event loop."""
+        await asyncio.to_thread(
+            partial(self._engine.delete, **_requests.selection("adelete_nodes", node_ids, filters, delete_kwargs))
+        )
+
+    @override
+    def clear(self) -> None:
+        """Delete every node."""
+        self._engine.clear()
+
+    @override
+    async def aclear(self) -> None:
+        """Delete every node without blocking the event loop."""
+        await asyncio.to_thread(self._engine.clear)
+
+    @override
+    def persist(self, persist_path: str, fs: fsspec.AbstractFileSystem | None = None) -> None:
+        """Save the engine's mirrors now (the records are already durable in Chroma)."""
+        self._engine.flush()
+
+    # -- reads -------------------------------------------------------------------------
+    @override
+    def get_nodes(self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None) -> list[BaseNode]:
+        """The nodes with these ids and/or matching these filters (every node when neither is given)."""
+        return _to_nodes(self._engine.get(**_requests.selection("get_nodes", node_ids, filters, {}, required=False)))
+
+    @override
+    async def aget_nodes(
+        self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None
+    ) -> list[BaseNode]:
+        """``get_nodes`` without blocking the event loop."""
+        selection = _requests.selection("aget_nodes", node_ids, filters, {}, required=False)
+        return _to_nodes(await asyncio.to_thread(partial(self._engine.get, **selection)))
+
+    @override
+    def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        """Run the query in its mode (see ``_requests.search_request`` for how each field is honoured)."""
+        return _to_result(
+            self._engine.search(**_requests.search_request(query, _requests.QueryOptions.from_kwargs(kwargs)))
+        )
+
+    @override
+    async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        """``query`` without blocking the event loop (the query embedding is awaited)."""
+        request = _requests.search_request(query, _requests.QueryOptions.from_kwargs(kwargs))
+        if (
+            request["vector"] is None
+            and _requests.needs_vector(request)
+            and self._embed_model is not None
+            and query.query_str
+        ):
+            request["vector"] = await self._embed_model.aget_query_embedding(query.query_str)
+        return _to_result(await asyncio.to_thread(partial(self._engine.search, **request)))
+
+    # -- raw objects ---------------------------------------------------------------------
+    def get_object(self, node: BaseNode | str, *, allow_pickle: bool = False) -> object:
+        """The raw object stored (with ``client.put_object``) under this node's id, decoded.
+
+        Args:
+            node: a node from ``query`` / ``get_nodes``, or its id.
+            allow_pickle: allow unpickling (it runs code: only for stores you trust).
+
+        Raises:
+            RecordNotFoundError: the node is not a raw object.
+            CorruptedObjectError: the payload is missing or fails its sha256.
+            UnsafeDeserializationError: a pickled object without ``allow_pickle=True``.
+        """
+        return self._engine.get_object(_node_id(node), allow_pickle=allow_pickle)
+
+    async def aget_object(self, node: BaseNode | str, *, allow_pickle: bool = False) -> object:
+        """``get_object`` without blocking the event loop."""
+        return await asyncio.to_thread(partial(self._engine.get_object, _node_id(node), allow_pickle=allow_pickle))
+
+    def object_info(self, node: BaseNode | str) -> ObjectInfo | None:
+        """Content type, codec, size and sha256 of a node's raw object (``None``: not an object)."""
+        records = self._engine.get([_node_id(node)])
+        return records[0].object if records else None
+
+
+# -- results -------------------------------------------------------------------------------
+def _to_result(hits: Sequence[SearchHit]) -> VectorStoreQueryResult:
+    return VectorStoreQueryResult(
+        nodes=[_convert.hit_to_node(hit) for hit in hits],
+        similarities=[_convert.to_relevance(hit) for hit in hits],
+        ids=[str(hit.id) for hit in hits],
+    )
+
+
+def _to_nodes(records: Sequence[Any]) -> list[BaseNode]:
+    return [_convert.record_to_node(r.id, r.document, r.metadata) for r in records]
+
+
+def _node_id(node: BaseNode | str) -> str:
+    return node if isinstance(node, str) else node.node_id
+
+
+def _embedder(embed_model: BaseEmbedding | None) -> _convert.LlamaEmbedder | None:
+    return None if embed_model is None else _convert.LlamaEmbedder(embed_model)
