@@ -13,8 +13,8 @@ from mira_vectorstores.engine.embeddings import Embedder
 from mira_vectorstores.engine.errors import InvalidInputError, RecordNotFoundError
 from mira_vectorstores.engine.mirrors import Mirrors
 from mira_vectorstores.engine.records import RESERVED_PREFIX
-from mira_vectorstores.engine.writes import check_ids, check_lengths, check_texts, check_vectors, clean_metadata
 from mira_vectorstores.engine.types import Vector
+from mira_vectorstores.engine.writes import check_ids, check_lengths, check_texts, check_vectors, clean_metadata
 
 
 @dataclass(frozen=True, slots=True)
