@@ -9,6 +9,13 @@ Search is planned by selectivity (DESIGN.md decision 4): a filter that leaves fe
 answered by an exact scan of just those rows (recall 1.0, ~0.2 ms for 1,000 rows); an
 unfiltered or broad query uses the index, falling back to an exact scan if the index returns
 fewer than ``k`` allowed hits.
+
+Exact scans are one NumPy matrix-vector product over our own copy of the vectors; the flat
+"index" is that copy, not a ``faiss.IndexFlatIP``. FAISS runs a one-query flat search in an
+OpenMP parallel region, and when the cores are busy (other processes, or a server's other
+requests) its threads wait for one another: 24-28 ms instead of 0.8 ms for 10,000 vectors
+on a loaded 2-core machine (``benchmarks/README.md``). NumPy's product has no such barrier,
+and the flat kind no longer holds a second copy of every vector.
 """
 
 from __future__ import annotations
@@ -62,9 +69,9 @@ class FaissMirror:
         self._vectors[self._size : self._size + n] = vectors
         self._size += n
         wanted = self._wanted_kind(live_count)
-        if self._index is None or wanted is not self.kind:
+        if wanted is not self.kind or (wanted is not IndexKind.FLAT and self._index is None):
             self._build(wanted, live_count)
-        else:
+        elif self._index is not None:
             self._index.add(np.ascontiguousarray(vectors))
 
     def rebuild(self, vectors: Vector, live_count: int) -> None:
@@ -83,6 +90,9 @@ class FaissMirror:
 
     def _build(self, kind: IndexKind, live_count: int) -> None:
         d = self.dimension
+        if kind is IndexKind.FLAT:  # searched by ``exact`` over ``self._vectors``: no FAISS index
+            self._index, self.kind = None, kind
+            return
         if kind is IndexKind.HNSW:
             index = faiss.IndexHNSWFlat(d, self.config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = self.config.hnsw_ef_construction
@@ -92,8 +102,6 @@ class FaissMirror:
             index.train(self.vectors)
             index.nprobe = self.config.ivf_nprobe
             self._quantizer = quantizer  # the IVF index does not own it
-        else:
-            index = faiss.IndexFlatIP(d)
         if self._size:
             index.add(self.vectors)
         self._index, self.kind = index, kind
@@ -115,7 +123,7 @@ class FaissMirror:
         k = min(k, n_allowed)
         selective = n_allowed <= self.config.exact_scan_max or n_allowed <= self.config.exact_scan_fraction * self._size
         if self.kind is IndexKind.FLAT and everything_alive:
-            return self._index_search(query, k, None)
+            return self.exact(query, k, None)
         if self.kind is IndexKind.FLAT or (selective and not everything_alive):
             return self.exact(query, k, np.flatnonzero(allowed))
         rows, sims = self._index_search(query, k, None if everything_alive else allowed)
@@ -123,14 +131,13 @@ class FaissMirror:
             return self.exact(query, k, np.flatnonzero(allowed))
         return rows, sims
 
-    def exact(self, query: Vector, k: int, rows: Rows) -> tuple[Rows, NDArray[np.float32]]:
-        """Exact top ``k`` of the given rows."""
-        sims = self._vectors[rows] @ query
-        if len(rows) > k:
-            top = np.argpartition(-sims, k - 1)[:k]
-            rows, sims = rows[top], sims[top]
-        order = np.argsort(-sims, kind="stable")
-        return rows[order].astype(np.int64), sims[order].astype(np.float32)
+    def exact(self, query: Vector, k: int, rows: Rows | None) -> tuple[Rows, NDArray[np.float32]]:
+        """Exact top ``k`` of the given rows (of every row when ``rows`` is ``None``)."""
+        sims = self.vectors @ query if rows is None else self._vectors[rows] @ query
+        top = np.argpartition(-sims, k - 1)[:k] if len(sims) > k else np.arange(len(sims))
+        top = top[np.argsort(-sims[top], kind="stable")]
+        picked = top if rows is None else rows[top]
+        return picked.astype(np.int64), sims[top].astype(np.float32)
 
     def _index_search(self, query: Vector, k: int, allowed: Mask | None) -> tuple[Rows, NDArray[np.float32]]:
         assert self._index is not None  # noqa: S101 - internal invariant, not input checking
@@ -141,8 +148,6 @@ class FaissMirror:
         elif self.kind is IndexKind.IVF:
             params = faiss.SearchParametersIVF()
             params.nprobe = self.config.ivf_nprobe
-        elif allowed is not None:
-            params = faiss.SearchParameters()
         bitmap = None
         if allowed is not None:
             bitmap = np.packbits(allowed, bitorder="little")

@@ -90,7 +90,7 @@ class SearchPlan:
             return self.fetch_k
         if self.mode is SearchMode.DENSE and not self.boosts and self.mmr_lambda is None:
             return self.k  # nothing can reorder the dense top k
-        return max(10 * self.k, 100)
+        return max(10 * self.k, 200)  # SciFact: 200 per side beats 100 (0.735 vs 0.734), 400 adds nothing
 
     @property
     def lexical_depth(self) -> int:
@@ -150,7 +150,7 @@ def run(mirrors: Mirrors, plan: SearchPlan, *, now: float | None = None) -> list
     for row, (d, lx, fu) in parts.items():
         base = fu if fu is not None else (d if d is not None else lx)
         factor = boost_factor(plan.boosts, records.metas[row], moment) if plan.boosts else 1.0
-        floor = -1.0 if fu is None and d is not None else 0.0  # cosine spans [-1, 1]
+        floor = _boost_floor(plan, fused=fu is not None, dense=d is not None)
         score = apply_boost(float(base), factor, floor=floor)  # type: ignore[arg-type]
         if plan.score_threshold is None or score >= plan.score_threshold:
             scored.append((score, row, ScoreBreakdown(dense=d, lexical=lx, fused=fu, boost=factor)))
@@ -162,6 +162,18 @@ def run(mirrors: Mirrors, plan: SearchPlan, *, now: float | None = None) -> list
         picks = maximal_marginal_relevance(plan.vector, candidates, k=plan.k, lambda_mult=plan.mmr_lambda)  # type: ignore[arg-type]
         scored = [scored[i] for i in picks]
     return [hydrate(mirrors, row, score, parts_) for score, row, parts_ in scored[: plan.k]]
+
+
+def _boost_floor(plan: SearchPlan, *, fused: bool, dense: bool) -> float:
+    """The lowest value of the score scale a boost multiplies the height above.
+
+    Cosine spans [-1, 1], so its floor is -1. Weighted / DBSF fusion gives [0, 1] where 0 marks
+    the weakest candidate, not an irrelevant one: it is measured from -1 too, so every
+    candidate can be lifted. BM25 and RRF scores are 0 only without evidence: floor 0.
+    """
+    if fused:
+        return 0.0 if plan.fusion is FusionMethod.RRF else -1.0
+    return -1.0 if dense else 0.0
 
 
 def hydrate(mirrors: Mirrors, row: int, score: float, scores: ScoreBreakdown) -> SearchHit:

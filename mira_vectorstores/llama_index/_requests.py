@@ -34,7 +34,7 @@ class QueryOptions:
         mmr_threshold: MMR's lambda when ``VectorStoreQuery.mmr_threshold`` is unset
             (1 = relevance only, 0 = diversity only; default 0.5).
         fetch_k: candidates taken (per side) before fusion, boosts and MMR; default: the
-            engine's (``max(10 * k, 100)`` when anything can reorder the top k). HYBRID's
+            engine's (``max(10 * k, 200)`` when anything can reorder the top k). HYBRID's
             ``hybrid_top_k`` form sets the per-side candidates itself.
     """
 

@@ -116,7 +116,7 @@ REQUESTS = {
     "dense-boosted": Request("dense", boosts=BOOSTS),
     "lexical": Request("lexical"),
     "lexical-filtered": Request("lexical", where=EVEN_OR_REVIEW_NOT_FIVES[0], filters=EVEN_OR_REVIEW_NOT_FIVES[1]),
-    "hybrid-rrf": Request("hybrid"),
+    "hybrid-default": Request("hybrid"),
     "hybrid-rrf-alpha": Request("hybrid", alpha=0.8, fusion=FusionMethod.RRF),
     "hybrid-weighted": Request("hybrid", fusion=FusionMethod.WEIGHTED, alpha=0.3),
     "hybrid-dbsf-filtered-boosted": Request(

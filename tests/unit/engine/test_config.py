@@ -138,7 +138,7 @@ def test_fusion_fetch_k_positive_or_none(value: int) -> None:
 
 def test_fusion_config_defaults() -> None:
     config = FusionConfig()
-    assert (config.mode, config.method, config.rrf_k, config.alpha) == (SearchMode.AUTO, FusionMethod.RRF, 60, 0.5)
+    assert (config.mode, config.method, config.rrf_k, config.alpha) == (SearchMode.AUTO, FusionMethod.WEIGHTED, 60, 0.5)
 
 
 # ----------------------------------------------------------------------------- StoreConfig

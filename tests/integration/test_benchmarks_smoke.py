@@ -1,0 +1,48 @@
+"""The speed benchmark runs end to end at a tiny N and reports every system and figure.
+
+No timing assertions: the figures only have to exist, be positive, and recalls lie in [0, 1].
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_harness_reports_every_system_and_figure(tmp_path: Path) -> None:
+    pytest.importorskip("langchain_chroma")
+    pytest.importorskip("langchain_community")
+    pytest.importorskip("llama_index.vector_stores.chroma")
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "results"
+    command = [sys.executable, "-m", "benchmarks.run", "--n", "2000", "--repeats", "1", "--queries", "20",
+               "--out", str(out), "--workdir", str(tmp_path / "work")]
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True, timeout=300)
+
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.anchors import SYSTEMS
+    from benchmarks.report import COMMON_FIGURES, OURS, OURS_ONLY_FIGURES
+
+    run = json.loads((out / "latest.json").read_text())
+    systems = run["runs"]["2000"]["systems"]
+    assert sorted(systems) == sorted(SYSTEMS)
+    for name, figures in systems.items():
+        expected = COMMON_FIGURES + (OURS_ONLY_FIGURES if name == OURS else ())
+        assert set(expected) <= set(figures), (name, sorted(set(expected) - set(figures)))
+        for key in expected:
+            value = figures[key]
+            assert isinstance(value, (int, float)) and math.isfinite(value), (name, key, value)
+            if key.endswith("_recall"):
+                assert 0.0 <= value <= 1.0, (name, key, value)
+            else:
+                assert value > 0, (name, key, value)
+    assert run["runs"]["2000"]["targets"], "the targets against langchain-chroma are computed"
+    assert (out / "latest.png").stat().st_size > 0
