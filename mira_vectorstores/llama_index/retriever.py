@@ -85,7 +85,7 @@ class MiraRetriever(BaseRetriever):
                 need a vector then need a store opened with ``embed_model=``).
             similarity_top_k: hits to return.
             mode: DEFAULT (dense), SPARSE / TEXT_SEARCH (BM25), HYBRID or MMR.
-            fusion: how HYBRID fuses the rankings (default: the store's, reciprocal rank).
+            fusion: how HYBRID fuses the rankings (default: the store's, weighted min-max).
             alpha: HYBRID's weight of the dense side (0 = BM25 only, 1 = dense only).
             boosts: boost rules replacing the store's defaults (``[]`` for none).
             filters: metadata filters, applied before ranking.
