@@ -21,7 +21,7 @@ import operator
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol, Union
 
 from mira_vectorstores.engine.errors import ConfigError
@@ -226,6 +226,6 @@ def _epoch_seconds(value: object) -> float | None:
         except ValueError:
             return None
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
+            moment = moment.replace(tzinfo=UTC)
         return moment.timestamp()
     return None

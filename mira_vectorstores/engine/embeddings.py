@@ -64,7 +64,7 @@ class MiniLMEmbedder:
 
     @staticmethod
     def _model() -> object:
-        global _minilm_model  # noqa: PLW0603 - one model per process, loaded on demand
+        global _minilm_model
         with _minilm_lock:
             if _minilm_model is None:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -176,7 +176,7 @@ class CachedEmbedder:
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(f"SELECT key, vector FROM embeddings WHERE key IN ({marks})", chunk)  # noqa: S608
+            rows = self._db.execute(f"SELECT key, vector FROM embeddings WHERE key IN ({marks})", chunk)
             found.update(dict(rows.fetchall()))
         return found
 

@@ -140,7 +140,7 @@ class FaissMirror:
         return picked.astype(np.int64), sims[top].astype(np.float32)
 
     def _index_search(self, query: Vector, k: int, allowed: Mask | None) -> tuple[Rows, NDArray[np.float32]]:
-        assert self._index is not None  # noqa: S101 - internal invariant, not input checking
+        assert self._index is not None
         params = None
         if self.kind is IndexKind.HNSW:
             params = faiss.SearchParametersHNSW()

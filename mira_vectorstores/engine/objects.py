@@ -39,13 +39,15 @@ class Codec:
 
 def _encode_bytes(obj: object) -> bytes:
     if not isinstance(obj, (bytes, bytearray, memoryview)):
-        raise ObjectCodecError(f"cannot encode {type(obj).__qualname__} with the bytes codec")
+        msg = f"cannot encode {type(obj).__qualname__} with the bytes codec"
+        raise ObjectCodecError(msg)
     return bytes(obj)
 
 
 def _encode_text(obj: object) -> bytes:
     if not isinstance(obj, str):
-        raise ObjectCodecError(f"cannot encode {type(obj).__qualname__} with the text codec")
+        msg = f"cannot encode {type(obj).__qualname__} with the text codec"
+        raise ObjectCodecError(msg)
     return obj.encode("utf-8")
 
 
@@ -64,7 +66,8 @@ def _encode_json(obj: object) -> bytes:
 
 def _encode_numpy(obj: object) -> bytes:
     if not isinstance(obj, np.ndarray):
-        raise ObjectCodecError(f"cannot encode {type(obj).__qualname__} with the numpy codec")
+        msg = f"cannot encode {type(obj).__qualname__} with the numpy codec"
+        raise ObjectCodecError(msg)
     if obj.dtype.hasobject:
         msg = "cannot encode a NumPy array of Python objects with the numpy codec; use codec='pickle'"
         raise ObjectCodecError(msg)
@@ -81,11 +84,12 @@ def _encode_pickle(obj: object) -> bytes:
     try:
         return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, TypeError, AttributeError) as exc:
-        raise ObjectCodecError(f"cannot encode {type(obj).__qualname__} with the pickle codec: {exc}") from None
+        msg = f"cannot encode {type(obj).__qualname__} with the pickle codec: {exc}"
+        raise ObjectCodecError(msg) from None
 
 
 def _decode_pickle(data: bytes) -> object:
-    return pickle.loads(data)  # noqa: S301 - only reached with allow_pickle=True
+    return pickle.loads(data)
 
 
 def _render_json(obj: object) -> str:
@@ -109,7 +113,8 @@ def choose_codec(obj: object, codec: str | None) -> Codec:
     """
     if codec is not None:
         if codec not in CODECS:
-            raise ObjectCodecError(f"unknown codec {codec!r}; valid: {', '.join(CODECS)}")
+            msg = f"unknown codec {codec!r}; valid: {', '.join(CODECS)}"
+            raise ObjectCodecError(msg)
         return CODECS[codec]
     if isinstance(obj, (bytes, bytearray, memoryview)):
         return CODECS["bytes"]
@@ -137,7 +142,8 @@ def decode(data: bytes, codec_name: str, *, allow_pickle: bool, record_id: str) 
         raise UnsafeDeserializationError(msg)
     codec = CODECS.get(codec_name)
     if codec is None:
-        raise ObjectCodecError(f"object {record_id!r} was written with unknown codec {codec_name!r}")
+        msg = f"object {record_id!r} was written with unknown codec {codec_name!r}"
+        raise ObjectCodecError(msg)
     return codec.decode(data)
 
 
@@ -191,7 +197,8 @@ class FilePayloadStore:
         try:
             return self._path(digest).read_bytes()
         except FileNotFoundError:
-            raise CorruptedObjectError(f"payload {digest} is missing from {self.folder}") from None
+            msg = f"payload {digest} is missing from {self.folder}"
+            raise CorruptedObjectError(msg) from None
 
     def delete(self, digest: str, size: int) -> None:
         """Remove the file."""
@@ -235,7 +242,8 @@ class ChromaPayloadStore:
             got = self.collection.get(ids=ids[start : start + 4], include=["documents"])  # type: ignore[attr-defined]
             parts.update({i: base64.b64decode(d) for i, d in zip(got["ids"], got["documents"], strict=True)})
         if len(parts) != len(ids):
-            raise CorruptedObjectError(f"payload {digest} is missing {len(ids) - len(parts)} of {len(ids)} chunks")
+            msg = f"payload {digest} is missing {len(ids) - len(parts)} of {len(ids)} chunks"
+            raise CorruptedObjectError(msg)
         return b"".join(parts[i] for i in ids)
 
     def delete(self, digest: str, size: int) -> None:

@@ -19,7 +19,8 @@ RESERVED_PREFIX = "_mira_"
 
 def user_metadata(metadata: Mapping[str, object]) -> dict[str, object]:
     """The metadata a caller wrote, without the store's reserved keys (lists copied, so a
-    caller editing a returned list cannot change the mirror)."""
+    caller editing a returned list cannot change the mirror).
+    """
     return {k: list(v) if isinstance(v, list) else v for k, v in metadata.items() if not k.startswith(RESERVED_PREFIX)}
 
 

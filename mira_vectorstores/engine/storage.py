@@ -176,7 +176,8 @@ class ChromaStorage:
 def drop_collection(client: chromadb.api.ClientAPI, name: str) -> None:
     """Delete a collection, emptying it first: Chroma 1.5 leaves list-valued metadata of a
     deleted collection's records behind, where later collections can pick it up
-    (chroma-core/chroma#7594)."""
+    (chroma-core/chroma#7594).
+    """
     try:
         collection = client.get_collection(name)
         while ids := collection.get(include=[], limit=READ_PAGE)["ids"]:

@@ -92,7 +92,8 @@ class HybridStore(ObjectMethods):
         vectors: Sequence[Sequence[float]] | Vector | None = None,
     ) -> list[RecordId]:
         """Add or replace records. A replaced record gets the new metadata; its text is kept
-        when ``texts`` is not given, and re-embedded only when it changed. Args as in ``add``."""
+        when ``texts`` is not given, and re-embedded only when it changed. Args as in ``add``.
+        """
         with self._lock:
             self._check_open()
             batch = prepare_upsert(self._mirrors, self.embedder, texts=texts, ids=ids, metadatas=metadatas, vectors=vectors)
@@ -198,14 +199,14 @@ class HybridStore(ObjectMethods):
         """
         with self._lock:
             self._check_open()
-            if limit is not None and limit < 0 or offset < 0:
+            if (limit is not None and limit < 0) or offset < 0:
                 msg = f"limit and offset must be >= 0, got limit={limit}, offset={offset}"
                 raise InvalidInputError(msg)
             chosen = self._resolve(ids, where, where_document)[offset : None if limit is None else offset + limit]
             return [self._record(i, include_embeddings=include_embeddings) for i in chosen]
 
     def _record(self, record_id: str, *, include_embeddings: bool) -> Record:
-        assert self._mirrors is not None  # noqa: S101 - callers resolved the id in it
+        assert self._mirrors is not None
         row = self._mirrors.records.row_of[record_id]
         meta = self._mirrors.records.metas[row]
         return Record(

@@ -50,7 +50,7 @@ class StoreCore:
         path: str | Path | None = "./mira_data",
         host: str | None = None,
         port: int = 8000,
-        embedder: Embedder | None | Literal["default"] = DEFAULT,
+        embedder: Embedder | Literal["default"] | None = DEFAULT,
         config: StoreConfig | None = None,
         boosts: Sequence[BoostLike] | None = None,
         mirror_dir: str | Path | None = None,
@@ -101,7 +101,7 @@ class StoreCore:
         cls,
         name: str | None = None,
         *,
-        embedder: Embedder | None | Literal["default"] = DEFAULT,
+        embedder: Embedder | Literal["default"] | None = DEFAULT,
         config: StoreConfig | None = None,
         boosts: Sequence[BoostLike] | None = None,
     ) -> Self:
@@ -114,7 +114,7 @@ class StoreCore:
         path: str | Path,
         name: str = "mira",
         *,
-        embedder: Embedder | None | Literal["default"] = DEFAULT,
+        embedder: Embedder | Literal["default"] | None = DEFAULT,
         config: StoreConfig | None = None,
         boosts: Sequence[BoostLike] | None = None,
     ) -> Self:
@@ -128,7 +128,7 @@ class StoreCore:
         port: int = 8000,
         name: str = "mira",
         *,
-        embedder: Embedder | None | Literal["default"] = DEFAULT,
+        embedder: Embedder | Literal["default"] | None = DEFAULT,
         config: StoreConfig | None = None,
         boosts: Sequence[BoostLike] | None = None,
         mirror_dir: str | Path | None = None,
@@ -178,7 +178,8 @@ class StoreCore:
 
     def _bump_generation(self) -> str:
         """Announce a write: a new generation token in Chroma *before* the write lands, so a
-        crash mid-write leaves mirrors whose generation differs and get reconciled."""
+        crash mid-write leaves mirrors whose generation differs and get reconciled.
+        """
         counter = int(self._generation.split("-")[0]) + 1 if self._generation[:1].isdigit() else 1
         token = f"{counter}-{uuid.uuid4().hex[:12]}"
         state = {"generation": token}
@@ -315,5 +316,5 @@ def _flush_open_stores() -> None:
     for store in list(_OPEN_STORES):
         try:
             store.flush()
-        except Exception:  # noqa: BLE001 - never fail interpreter shutdown over a cache
+        except Exception:
             logger.warning("could not save the mirrors of %r at exit", store.name, exc_info=True)

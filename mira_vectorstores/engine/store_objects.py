@@ -27,7 +27,7 @@ class ObjectMethods(StoreCore):
         self,
         obj: object,
         *,
-        id: str | None = None,  # noqa: A002 - the natural name in this API
+        id: str | None = None,
         content_type: str | None = None,
         description: str | None = None,
         metadata: Mapping[str, object] | None = None,
@@ -69,7 +69,7 @@ class ObjectMethods(StoreCore):
             self.objects.put(data, reserved)
             return self._commit(batch)[0]
 
-    def get_object(self, id: str, *, allow_pickle: bool = False) -> object:  # noqa: A002
+    def get_object(self, id: str, *, allow_pickle: bool = False) -> object:
         """The object stored under ``id``, decoded.
 
         Raises:
@@ -82,7 +82,7 @@ class ObjectMethods(StoreCore):
         data, info = self.get_object_bytes(id)
         return decode(data, info.codec, allow_pickle=allow_pickle, record_id=id)
 
-    def get_object_bytes(self, id: str) -> tuple[bytes, ObjectInfo]:  # noqa: A002
+    def get_object_bytes(self, id: str) -> tuple[bytes, ObjectInfo]:
         """The raw payload bytes (verified) and what they are."""
         from mira_vectorstores.engine.errors import RecordNotFoundError
 

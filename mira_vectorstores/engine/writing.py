@@ -80,7 +80,7 @@ def prepare_update(
     if missing:
         msg = f"cannot update records that do not exist: {missing[:5]}; use upsert to create them"
         raise RecordNotFoundError(msg)
-    assert mirrors is not None  # noqa: S101 - every id was found in it
+    assert mirrors is not None
     docs: list[str | None] = []
     metas = []
     reserved = []
