@@ -10,7 +10,7 @@ from mira_vectorstores.engine.boosting import (
     boosts_from_json,
     boosts_to_json,
 )
-from mira_vectorstores.engine.config import FaissConfig, FusionConfig, LexicalConfig, StoreConfig
+from mira_vectorstores.engine.config import FaissConfig, FusionConfig, LexicalConfig, StoreConfig, enum_value
 from mira_vectorstores.engine.embeddings import CachedEmbedder, Embedder, HashingEmbedder, MiniLMEmbedder
 from mira_vectorstores.engine.errors import (
     ConfigError,
@@ -78,4 +78,5 @@ __all__ = [
     "UnsafeDeserializationError",
     "boosts_from_json",
     "boosts_to_json",
+    "enum_value",
 ]

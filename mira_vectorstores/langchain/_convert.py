@@ -29,6 +29,7 @@ from mira_vectorstores.engine import (
     SearchHit,
     SearchMode,
     boosts_from_json,
+    enum_value,
 )
 
 #: Reserved ``Document.metadata`` key marking a raw-object hit: a dict with the object's
@@ -145,12 +146,7 @@ def to_relevance(hit: SearchHit) -> float:
 
 def as_mode(value: object) -> SearchMode:
     """A ``SearchMode`` from itself or its value, or ``ConfigError`` listing the valid ones."""
-    try:
-        return SearchMode(value)
-    except ValueError:
-        valid = ", ".join(repr(m.value) for m in SearchMode)
-        msg = f"mode must be one of {valid}, got {value!r}"
-        raise ConfigError(msg) from None
+    return enum_value(SearchMode, value, "mode")  # type: ignore[return-value]
 
 
 # LangChain keyword -> engine ``HybridStore.search`` keyword.
@@ -298,12 +294,7 @@ _RETRIEVER_KWARGS = ("k", "filter", "where_document", "fusion", "alpha", "boosts
 
 def parse_search_type(value: str) -> SearchType:
     """A ``SearchType`` from its string, or ``ConfigError`` listing the valid values."""
-    try:
-        return SearchType(value)
-    except ValueError:
-        valid = ", ".join(repr(t.value) for t in SearchType)
-        msg = f"search_type must be one of {valid}, got {value!r}"
-        raise ConfigError(msg) from None
+    return enum_value(SearchType, value, "search_type")  # type: ignore[return-value]
 
 
 def retriever_fields(search_type: str, search_kwargs: Mapping[str, Any]) -> dict[str, Any]:

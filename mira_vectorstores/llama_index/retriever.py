@@ -17,7 +17,7 @@ from llama_index.core.vector_stores.types import (
 )
 from typing_extensions import override
 
-from mira_vectorstores.engine import BoostRule, ConfigError, FusionMethod, SearchMode
+from mira_vectorstores.engine import BoostRule, FusionMethod, SearchMode, enum_value
 from mira_vectorstores.llama_index import _convert
 from mira_vectorstores.llama_index.vector_store import MiraVectorStore
 
@@ -156,12 +156,7 @@ class MiraRetriever(BaseRetriever):
 
 
 def _fusion(value: FusionMethod | str) -> FusionMethod:
-    try:
-        return FusionMethod(value)
-    except ValueError:
-        valid = ", ".join(m.value for m in FusionMethod)
-        msg = f"fusion must be one of {valid}, got {value!r}"
-        raise ConfigError(msg) from None
+    return enum_value(FusionMethod, value, "fusion")  # type: ignore[return-value]
 
 
 def _scored(result: VectorStoreQueryResult) -> list[NodeWithScore]:

@@ -39,7 +39,7 @@ def test_fields_are_typed(filled: MiraVectorStore, embed_model: HashEmbedding) -
     assert retriever.alpha == 0.3
     with pytest.raises(ConfigError, match="not supported"):
         MiraRetriever(filled, mode=Mode.SVM)
-    with pytest.raises(ConfigError, match="fusion must be one of rrf, weighted, dbsf"):
+    with pytest.raises(ConfigError, match="fusion must be one of 'rrf', 'weighted', 'dbsf'"):
         MiraRetriever(filled, fusion="rank")
 
 
