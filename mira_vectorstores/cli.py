@@ -17,7 +17,7 @@ from mira_vectorstores.engine import CachedEmbedder, FieldBoost, HybridStore, Mi
 DEMO_QUERIES = [
     "vitamin D deficiency and risk of disease",
     "microRNA regulation of cancer cell growth",
-    "hybrid search with metadata filters",
+    "0-dimensional biomaterials lack inductive properties",
 ]
 
 
