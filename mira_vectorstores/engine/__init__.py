@@ -10,7 +10,14 @@ from mira_vectorstores.engine.boosting import (
     boosts_from_json,
     boosts_to_json,
 )
-from mira_vectorstores.engine.config import FaissConfig, FusionConfig, LexicalConfig, StoreConfig, enum_value
+from mira_vectorstores.engine.config import (
+    ChromaConfig,
+    FaissConfig,
+    FusionConfig,
+    LexicalConfig,
+    StoreConfig,
+    enum_value,
+)
 from mira_vectorstores.engine.embeddings import CachedEmbedder, Embedder, HashingEmbedder, MiniLMEmbedder
 from mira_vectorstores.engine.errors import (
     ConfigError,
@@ -43,6 +50,7 @@ from mira_vectorstores.engine.types import (
 __all__ = [
     "BoostRule",
     "CachedEmbedder",
+    "ChromaConfig",
     "ConfigError",
     "CorruptedObjectError",
     "DimensionMismatchError",

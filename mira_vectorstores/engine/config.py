@@ -118,6 +118,33 @@ class FusionConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ChromaConfig:
+    """Chroma's own HNSW index of the collection, fixed when the collection is created.
+
+    Our searches never use it (FAISS, BM25 and the records mirror answer them, DESIGN.md
+    decision 4), yet Chroma updates it on every write: with Chroma's defaults (16 neighbours,
+    ``ef_construction`` 100) it takes about 40 % of an ingest of 100,000 384-d records, more
+    than our whole FAISS mirror (``benchmarks/README.md``). The small defaults here keep it
+    cheap. Raise them (Chroma's are 16 and 100) if plain Chroma clients query the collection
+    and need its recall. An existing collection keeps the values it was created with.
+
+    Attributes:
+        hnsw_max_neighbors: Chroma's ``max_neighbors`` (the HNSW graph degree, ``M``).
+        hnsw_ef_construction: Chroma's ``ef_construction`` (the build beam width).
+    """
+
+    hnsw_max_neighbors: int = 4
+    hnsw_ef_construction: int = 16
+
+    def __post_init__(self) -> None:
+        for name in ("hnsw_max_neighbors", "hnsw_ef_construction"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+                msg = f"ChromaConfig.{name} must be an int >= 2, got {value!r}"
+                raise ConfigError(msg)
+
+
+@dataclass(frozen=True, slots=True)
 class StoreConfig:
     """Everything a ``HybridStore`` can be tuned with.
 
@@ -125,6 +152,7 @@ class StoreConfig:
         faiss: the dense mirror.
         lexical: the BM25 mirror.
         fusion: default search options.
+        chroma: Chroma's own index of the collection (unused by our searches).
         refresh_interval: seconds after which a search first checks Chroma's generation
             (one cheap read) to catch writes of other processes; ``None`` never checks
             (call ``refresh()``), which keeps the hot path free of Chroma calls.
@@ -133,6 +161,7 @@ class StoreConfig:
     faiss: FaissConfig = field(default_factory=FaissConfig)
     lexical: LexicalConfig = field(default_factory=LexicalConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
+    chroma: ChromaConfig = field(default_factory=ChromaConfig)
     refresh_interval: float | None = None
 
     def __post_init__(self) -> None:

@@ -6,7 +6,8 @@ mapping of key -> score, higher is better.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from operator import itemgetter
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,11 +37,10 @@ def reciprocal_rank_fusion(
     weights = _weights(rankings, weights)
     fused: dict[Hashable, float] = {}
     for ranking, weight in zip(rankings, weights, strict=True):
-        ordered = sorted(ranking, key=lambda key: -ranking[key])
         rank, previous = 0, None
-        for position, key in enumerate(ordered, start=1):
-            if ranking[key] != previous:
-                rank, previous = position, ranking[key]
+        for position, (key, score) in enumerate(_by_score(ranking.items()), start=1):
+            if score != previous:
+                rank, previous = position, score
             fused[key] = fused.get(key, 0.0) + weight / (k + rank)
     return _sorted(fused)
 
@@ -129,5 +129,10 @@ def _weights(rankings: Sequence[Scores], weights: Sequence[float] | None) -> Seq
     return weights
 
 
+def _by_score(items: Iterable[tuple[Hashable, float]]) -> list[tuple[Hashable, float]]:
+    # Best first; a stable sort (``reverse`` keeps equal keys in their first-seen order).
+    return sorted(items, key=itemgetter(1), reverse=True)
+
+
 def _sorted(fused: dict[Hashable, float]) -> dict[Hashable, float]:
-    return dict(sorted(fused.items(), key=lambda item: -item[1]))
+    return dict(_by_score(fused.items()))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from mira_vectorstores.engine.config import LexicalConfig
 from mira_vectorstores.engine.filters import Mask
 
 logger = logging.getLogger(__name__)
+# bm25s.tokenize's own pattern (its default, with which the documents are indexed).
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
 
 class LexicalIndex:
@@ -37,6 +40,14 @@ class LexicalIndex:
         self._bm25: bm25s.BM25 | None = None
         self._rows = np.zeros(0, dtype=np.int64)  # bm25 position -> mirror row
         self.stale = True
+        # The set bm25s.tokenize resolves a stopword name to (its resolver is private API; the
+        # unit tests check that queries tokenize exactly as bm25s.tokenize would).
+        self._stopwords = frozenset(bm25s.tokenization._infer_stopwords(config.stopwords or []))
+
+    @property
+    def _every_row(self) -> bool:
+        # Rows are ascending and unique: position i is row i for every i iff the last is n - 1.
+        return len(self._rows) > 0 and int(self._rows[-1]) == len(self._rows) - 1
 
     def _tokenize(self, texts: list[str], *, return_ids: bool) -> object:
         return bm25s.tokenize(
@@ -46,6 +57,15 @@ class LexicalIndex:
             return_ids=return_ids,
             show_progress=False,
         )
+
+    def query_tokens(self, query: str) -> list[str]:
+        """The tokens of a query, exactly as ``bm25s.tokenize`` makes them.
+
+        Lower-case, its pattern, stop words, stemming; without its per-call set-up, which
+        builds hidden progress bars: ~60 us of a ~1 ms filtered hybrid search at 100,000 records.
+        """
+        words = [w for w in _TOKEN.findall(query.lower()) if w not in self._stopwords]
+        return list(self._stemmer.stemWords(words)) if self._stemmer is not None and words else words
 
     def rebuild(self, docs: Sequence[str | None], alive: Mask) -> None:
         """Index the document of every live row that has one."""
@@ -71,12 +91,16 @@ class LexicalIndex:
             query: the query text.
             size: number of rows in the records mirror.
         """
-        out = np.zeros(size, dtype=np.float32)
         if self._bm25 is None:
-            return out
-        tokens = self._tokenize([query], return_ids=False)[0]  # type: ignore[index]
-        if tokens:
-            out[self._rows] = self._bm25.get_scores(tokens)
+            return np.zeros(size, dtype=np.float32)
+        tokens = self.query_tokens(query)
+        if not tokens:
+            return np.zeros(size, dtype=np.float32)
+        scores = np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
+        if self._every_row and len(scores) == size:
+            return scores  # every row is indexed, in order: no scatter (~0.17 ms at 100k rows)
+        out = np.zeros(size, dtype=np.float32)
+        out[self._rows] = scores
         return out
 
     def save(self, folder: Path) -> list[Path]:

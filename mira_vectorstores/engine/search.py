@@ -6,6 +6,7 @@ hydrate. It reads only the in-process mirrors: no Chroma call on the hot path.
 
 from __future__ import annotations
 
+import heapq
 import math
 import time
 from dataclasses import dataclass
@@ -102,12 +103,13 @@ def run(mirrors: Mirrors, plan: SearchPlan, *, now: float | None = None) -> list
     """Execute a search plan against the mirrors."""
     records = mirrors.records
     filtered = combine(plan.where, plan.where_document)
-    allowed = records.allowed(filtered)
+    everything_alive = plan.ids is None and isinstance(filtered, All) and records.dead_count() == 0
+    # Unfiltered with no dead rows: the (read-only) alive mask is the answer; no new array.
+    allowed = records.alive if everything_alive else records.allowed(filtered)
     if plan.ids is not None:
         wanted = np.zeros(records.size, dtype=bool)
         wanted[[records.row_of[i] for i in plan.ids if i in records.row_of]] = True
-        allowed &= wanted
-    everything_alive = plan.ids is None and isinstance(filtered, All) and records.dead_count() == 0
+        allowed = allowed & wanted
     depth = plan.depth
 
     dense: dict[int, float] = {}
@@ -118,13 +120,16 @@ def run(mirrors: Mirrors, plan: SearchPlan, *, now: float | None = None) -> list
         dense = dict(zip(rows.tolist(), sims.tolist(), strict=True))
     if plan.mode in (SearchMode.LEXICAL, SearchMode.HYBRID):
         mirrors.ensure_lexical()
-        bm25 = np.where(allowed, mirrors.lexical.scores(plan.text or "", records.size), 0.0)
-        positive = np.flatnonzero(bm25 > 0)
+        # Unmasked: it is read below only at allowed rows (the positives and the dense hits).
+        bm25 = mirrors.lexical.scores(plan.text or "", records.size)
+        positive = np.flatnonzero(bm25 > 0) if everything_alive else np.flatnonzero((bm25 > 0) & allowed)
         if len(positive) > plan.lexical_depth:
             positive = positive[np.argpartition(-bm25[positive], plan.lexical_depth - 1)[: plan.lexical_depth]]
         positive = positive[np.argsort(-bm25[positive], kind="stable")]
         lexical = dict(zip(positive.tolist(), bm25[positive].tolist(), strict=True))
 
+    # Each mode ranks by one base score: fused (hybrid), cosine (dense) or BM25 (lexical).
+    base: dict[int, float]
     if plan.mode is SearchMode.HYBRID:
         # Score the other side too, so fusion and the breakdown see both parts of every hit.
         only_lexical = np.array([r for r in lexical if r not in dense], dtype=np.int64)
@@ -133,27 +138,42 @@ def run(mirrors: Mirrors, plan: SearchPlan, *, now: float | None = None) -> list
             dense_all = {**dense, **dict(zip(only_lexical.tolist(), dense_extra.tolist(), strict=True))}
         else:
             dense_all = dense
-        lexical_all = {r: float(bm25[r]) for r in dense_all} | lexical  # type: ignore[index]
         weights = (plan.alpha, 1.0 - plan.alpha)
         if plan.fusion is FusionMethod.RRF:
-            fused = reciprocal_rank_fusion([dense, lexical], k=plan.rrf_k, weights=[2 * w for w in weights])
+            base = reciprocal_rank_fusion([dense, lexical], k=plan.rrf_k, weights=[2 * w for w in weights])  # type: ignore[assignment]
         else:
-            fused = weighted_fusion([dense_all, lexical_all], weights=weights, method=plan.fusion)
-        parts = {r: (dense_all.get(r), lexical_all.get(r), s) for r, s in fused.items()}
-    elif plan.mode is SearchMode.DENSE:
-        parts = {r: (s, None, None) for r, s in dense.items()}
-    else:
-        parts = {r: (None, s, None) for r, s in lexical.items()}
+            lexical_all = {r: float(bm25[r]) for r in dense_all} | lexical  # type: ignore[index]
+            base = weighted_fusion([dense_all, lexical_all], weights=weights, method=plan.fusion)  # type: ignore[assignment]
 
-    scored = []
+        def parts(row: int) -> tuple[float | None, float | None, float | None]:
+            # Every candidate is allowed, so its unmasked BM25 score is its lexical part.
+            return dense_all.get(row), float(bm25[row]), base[row]  # type: ignore[index]
+
+    elif plan.mode is SearchMode.DENSE:
+        base = dense
+
+        def parts(row: int) -> tuple[float | None, float | None, float | None]:
+            return dense[row], None, None
+
+    else:
+        base = lexical
+
+        def parts(row: int) -> tuple[float | None, float | None, float | None]:
+            return None, lexical[row], None
+
+    scored: list[tuple[float, int, float]] = []  # (final score, row, boost factor)
     moment = time.time() if now is None else now
-    for row, (d, lx, fu) in parts.items():
-        base = fu if fu is not None else (d if d is not None else lx)
+    floor = _boost_floor(plan, fused=plan.mode is SearchMode.HYBRID, dense=plan.mode is SearchMode.DENSE)
+    for row, value in base.items():
         factor = boost_factor(plan.boosts, records.metas[row], moment) if plan.boosts else 1.0
-        floor = _boost_floor(plan, fused=fu is not None, dense=d is not None)
-        score = apply_boost(float(base), factor, floor=floor)  # type: ignore[arg-type]
+        score = apply_boost(float(value), factor, floor=floor)
         if plan.score_threshold is None or score >= plan.score_threshold:
-            scored.append((score, row, ScoreBreakdown(dense=d, lexical=lx, fused=fu, boost=factor)))
+            scored.append((score, row, factor))
+    if plan.mmr_lambda is None and len(scored) > plan.k:
+        # Only the k best can be returned: keep those (and every tie of the k-th) before the
+        # sort by id, instead of sorting all fetch_k candidates of a hybrid search.
+        kth = heapq.nlargest(plan.k, [item[0] for item in scored])[-1]
+        scored = [item for item in scored if item[0] >= kth]
     # Ties break by id, so the order never depends on where a record sits in the mirrors.
     scored.sort(key=lambda item: (-item[0], records.ids[item[1]]))
 
@@ -161,7 +181,10 @@ def run(mirrors: Mirrors, plan: SearchPlan, *, now: float | None = None) -> list
         candidates = mirrors.dense.vectors[[row for _, row, _ in scored]]
         picks = maximal_marginal_relevance(plan.vector, candidates, k=plan.k, lambda_mult=plan.mmr_lambda)  # type: ignore[arg-type]
         scored = [scored[i] for i in picks]
-    return [hydrate(mirrors, row, score, parts_) for score, row, parts_ in scored[: plan.k]]
+    return [
+        hydrate(mirrors, row, score, ScoreBreakdown(*parts(row), boost=factor))
+        for score, row, factor in scored[: plan.k]
+    ]
 
 
 def _boost_floor(plan: SearchPlan, *, fused: bool, dense: bool) -> float:

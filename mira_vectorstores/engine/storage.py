@@ -17,6 +17,7 @@ import chromadb
 import numpy as np
 from chromadb.errors import ChromaError, NotFoundError
 
+from mira_vectorstores.engine.config import ChromaConfig
 from mira_vectorstores.engine.errors import StorageError, StoreUnavailableError
 from mira_vectorstores.engine.types import Vector
 
@@ -42,14 +43,18 @@ def _client_error(exc: Exception, what: str) -> StorageError:
 class ChromaStorage:
     """One Chroma collection holding ids, documents, metadata and embeddings."""
 
-    def __init__(self, client: chromadb.api.ClientAPI, name: str, *, where: str) -> None:
+    def __init__(
+        self, client: chromadb.api.ClientAPI, name: str, *, where: str, config: ChromaConfig | None = None
+    ) -> None:
         """Open (or create) collection ``name`` on ``client``.
 
         Args:
             client: any Chroma client.
             name: the collection name.
             where: a description of the client for error messages.
+            config: Chroma's HNSW parameters for a new collection (an existing one keeps its own).
         """
+        config = config or ChromaConfig()
         self.client = client
         self.name = name
         self.where = where
@@ -58,8 +63,14 @@ class ChromaStorage:
             # would download a model). Space "ip", not "cosine": we store unit vectors, so
             # both rank alike, and Chroma re-normalises under "cosine", which changes the
             # last bits of the vectors it returns (and so the order of ties after a rebuild).
+            # A small graph: our searches never use Chroma's index (see ChromaConfig).
+            hnsw = {
+                "space": "ip",
+                "max_neighbors": config.hnsw_max_neighbors,
+                "ef_construction": config.hnsw_ef_construction,
+            }
             self.collection = client.get_or_create_collection(
-                name, embedding_function=None, configuration={"hnsw": {"space": "ip"}}
+                name, embedding_function=None, configuration={"hnsw": hnsw}  # type: ignore[typeddict-item]
             )
             self.max_batch = int(client.get_max_batch_size())
         except (ChromaError, ValueError) as exc:
@@ -71,7 +82,9 @@ class ChromaStorage:
             raise
 
     @classmethod
-    def open(cls, *, name: str, path: str | Path | None, host: str | None, port: int) -> ChromaStorage:
+    def open(
+        cls, *, name: str, path: str | Path | None, host: str | None, port: int, config: ChromaConfig | None = None
+    ) -> ChromaStorage:
         """Open embedded (``path``), server (``host``) or in-memory (neither) storage."""
         if host is not None:
             try:
@@ -81,11 +94,11 @@ class ChromaStorage:
                     msg = f"cannot reach the Chroma server at {host}:{port}: {exc}. Start it with `chroma run --port {port}`."
                     raise StoreUnavailableError(msg) from exc
                 raise
-            return cls(client, name, where=f"http://{host}:{port}")
+            return cls(client, name, where=f"http://{host}:{port}", config=config)
         if path is not None:
             Path(path).mkdir(parents=True, exist_ok=True)
-            return cls(chromadb.PersistentClient(path=str(path)), name, where=str(path))
-        return cls(chromadb.EphemeralClient(), name, where="memory")
+            return cls(chromadb.PersistentClient(path=str(path)), name, where=str(path), config=config)
+        return cls(chromadb.EphemeralClient(), name, where="memory", config=config)
 
     # -- collection state (generation, embedder) ---------------------------------------
     def state(self) -> dict[str, object]:

@@ -23,8 +23,21 @@ def test_harness_reports_every_system_and_figure(tmp_path: Path) -> None:
     pytest.importorskip("llama_index.vector_stores.chroma")
     pytest.importorskip("matplotlib")
     out = tmp_path / "results"
-    command = [sys.executable, "-m", "benchmarks.run", "--n", "2000", "--repeats", "1", "--queries", "20",
-               "--out", str(out), "--workdir", str(tmp_path / "work")]
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.run",
+        "--n",
+        "2000",
+        "--repeats",
+        "1",
+        "--queries",
+        "20",
+        "--out",
+        str(out),
+        "--workdir",
+        str(tmp_path / "work"),
+    ]
     subprocess.run(command, cwd=ROOT, check=True, capture_output=True, timeout=300)
 
     sys.path.insert(0, str(ROOT))
@@ -39,7 +52,8 @@ def test_harness_reports_every_system_and_figure(tmp_path: Path) -> None:
         assert set(expected) <= set(figures), (name, sorted(set(expected) - set(figures)))
         for key in expected:
             value = figures[key]
-            assert isinstance(value, (int, float)) and math.isfinite(value), (name, key, value)
+            assert isinstance(value, (int, float)), (name, key, value)
+            assert math.isfinite(value), (name, key, value)
             if key.endswith("_recall"):
                 assert 0.0 <= value <= 1.0, (name, key, value)
             else:

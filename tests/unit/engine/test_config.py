@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
-from mira_vectorstores.engine.config import FaissConfig, FusionConfig, LexicalConfig, StoreConfig, enum_value
+from mira_vectorstores.engine.config import (
+    ChromaConfig,
+    FaissConfig,
+    FusionConfig,
+    LexicalConfig,
+    StoreConfig,
+    enum_value,
+)
 from mira_vectorstores.engine.errors import ConfigError
 from mira_vectorstores.engine.types import FusionMethod, IndexKind, SearchMode
 
@@ -155,3 +163,24 @@ def test_store_config_holds_one_config_per_concern() -> None:
     assert config.faiss.index_kind is IndexKind.FLAT
     assert config.fusion.method is FusionMethod.WEIGHTED
     assert config.lexical == LexicalConfig()
+
+
+# ----------------------------------------------------------------------------- Chroma's own index
+@pytest.mark.parametrize(
+    ("field", "value"), [("hnsw_max_neighbors", 1), ("hnsw_ef_construction", 0), ("hnsw_max_neighbors", True)]
+)
+def test_chroma_config_rejects_degenerate_graphs(field: str, value: object) -> None:
+    with pytest.raises(ConfigError, match=re.escape(f"ChromaConfig.{field} must be an int >= 2, got {value!r}")):
+        ChromaConfig(**{field: value})  # type: ignore[arg-type]
+
+
+def test_a_new_collection_gets_the_configured_chroma_index() -> None:
+    from mira_vectorstores.engine.storage import ChromaStorage
+
+    config = ChromaConfig(hnsw_max_neighbors=6, hnsw_ef_construction=24)
+    storage = ChromaStorage.open(name="chroma-config", path=None, host=None, port=0, config=config)
+    try:
+        hnsw = storage.collection.configuration["hnsw"]
+        assert (hnsw["space"], hnsw["max_neighbors"], hnsw["ef_construction"]) == ("ip", 6, 24)
+    finally:
+        storage.drop()
