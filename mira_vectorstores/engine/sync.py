@@ -11,6 +11,7 @@ missing, truncated or fails its checksum makes the mirrors rebuild from Chroma.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -127,7 +128,12 @@ def load(folder: Path, manifest: Manifest, config: StoreConfig) -> Mirrors:
 
     # Checksums, file reads and FAISS release the GIL, so they run in a thread while this one
     # parses the records (which holds it): at 100,000 records each side takes ~0.4 s. The
-    # mirrors are returned only once every checksum has passed.
+    # mirrors are returned only once every checksum has passed. The cyclic garbage collector
+    # is paused meanwhile: the records are acyclic and long-lived, yet allocating them right
+    # after a process's imports triggers full collections of every object those imports
+    # made (~0.1 s of a 0.25 s open at 10,000 records).
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mira-load") as pool:
             dense = pool.submit(verify_and_load_dense)
@@ -143,6 +149,9 @@ def load(folder: Path, manifest: Manifest, config: StoreConfig) -> Mirrors:
         raise
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise MirrorFilesError(str(exc)) from exc
+    finally:
+        if collecting:
+            gc.enable()
     return mirrors
 
 
