@@ -129,7 +129,9 @@ class MiraRebuild(System):
 
         from mira_vectorstores import FaissConfig, HybridStore, StoreConfig
 
-        empty = Path(tempfile.mkdtemp(prefix="mira-rebuild-"))  # no manifest here: rebuild
+        # No manifest in this new folder: every mirror is rebuilt. It sits beside the store, so
+        # the run's scratch folder takes it away (the probe exits without saving into it).
+        empty = Path(tempfile.mkdtemp(prefix="mira-rebuild-", dir=folder.parent))
         config = None if index is None else StoreConfig(faiss=FaissConfig(index_kind=index))
         return cls(HybridStore(COLLECTION, path=folder, embedder=None, mirror_dir=empty, config=config))
 
