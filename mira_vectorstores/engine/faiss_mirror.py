@@ -46,6 +46,8 @@ class FaissMirror:
         self._size = 0
         self._index: faiss.Index | None = None
         self.kind = IndexKind.FLAT
+        #: The memory-mapped HNSW file the index and vectors are read from (see ``load``).
+        self._mapped: np.memmap | None = None
 
     @property
     def size(self) -> int:
@@ -60,6 +62,10 @@ class FaissMirror:
     # -- writes -------------------------------------------------------------------------
     def append(self, vectors: Vector, live_count: int) -> None:
         """Add vectors for the next rows (they must already be unit length)."""
+        if self._mapped is not None:
+            # A memory-mapped index cannot grow (FAISS aborts the process): read it into
+            # memory once, at the first write after opening (~0.3 s at 100,000 rows).
+            self._index, self._mapped = faiss.deserialize_index(self._mapped), None
         n = len(vectors)
         if self._size + n > len(self._vectors):
             capacity = max(self._size + n, int(len(self._vectors) * 1.5), 1024)
@@ -78,6 +84,7 @@ class FaissMirror:
         """Replace every row (used after compaction and when loading a flat mirror)."""
         self._vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dimension)
         self._size = len(self._vectors)
+        self._mapped = None
         self._build(self._wanted_kind(live_count), live_count)
 
     def _wanted_kind(self, live_count: int) -> IndexKind:
@@ -196,18 +203,34 @@ class FaissMirror:
         return files
 
     def load(self, folder: Path, live_count: int) -> None:
-        """Read what ``save`` wrote; a flat index is rebuilt from the vectors (a copy)."""
+        """Read what ``save`` wrote, memory-mapped where it can be.
+
+        ``vectors.npy`` is mapped read-only. An HNSW file is read with FAISS's
+        ``IO_FLAG_MMAP_IFC``: the graph is loaded, the flat storage stays in the mapped file,
+        and our vector matrix is a view of that same storage (FAISS writes it last). So
+        opening 100,000 384-d rows reads ~30 MB of graph instead of 180 MB, and holds the
+        vectors once. The first write copies what it must (see ``append``).
+        """
         saved: faiss.Index | None = None
         if (folder / "vectors.npy").exists():
-            vectors = np.load(folder / "vectors.npy")
+            vectors = np.load(folder / "vectors.npy", mmap_mode="r")
         else:
-            saved = faiss.read_index(str(folder / "index-hnsw.faiss"))
-            storage = faiss.downcast_index(saved.storage)
-            vectors = faiss.vector_to_array(storage.codes).view(np.float32).reshape(saved.ntotal, saved.d)
+            index_file = folder / "index-hnsw.faiss"
+            saved = faiss.read_index(str(index_file), faiss.IO_FLAG_MMAP_IFC)
+            mapped = np.memmap(index_file, dtype=np.uint8, mode="r")
+            vectors = _storage_view(mapped, saved)
+            if vectors is None:  # not the layout we know: read it all into memory instead
+                saved, mapped = faiss.read_index(str(index_file)), None
+                storage = faiss.downcast_index(saved.storage)
+                vectors = faiss.vector_to_array(storage.codes).view(np.float32).reshape(saved.ntotal, saved.d)
+            self._mapped = mapped
         if vectors.ndim != 2 or vectors.shape[1] != self.dimension:
             msg = f"the saved vectors have shape {vectors.shape}, expected (n, {self.dimension})"
             raise ValueError(msg)
-        self._vectors, self._size = np.ascontiguousarray(vectors, dtype=np.float32), len(vectors)
+        if vectors.dtype != np.float32:
+            msg = f"the saved vectors are {vectors.dtype}, expected float32"
+            raise ValueError(msg)
+        self._vectors, self._size = vectors, len(vectors)
         wanted = self._wanted_kind(live_count)
         index_file = folder / f"index-{wanted.value}.faiss"
         if wanted is not IndexKind.FLAT and index_file.exists():
@@ -222,4 +245,25 @@ class FaissMirror:
             if wanted is IndexKind.IVF:
                 faiss.extract_index_ivf(index).nprobe = self.config.ivf_nprobe
         else:
+            self._mapped = None  # (its vectors stay mapped: ``append`` copies before it grows them)
             self._build(wanted, live_count)
+
+
+def _storage_view(mapped: np.memmap, index: faiss.Index) -> Vector | None:
+    """The vectors at the end of a mapped HNSW file, or ``None`` if they are not where expected.
+
+    FAISS writes an ``IndexHNSWFlat`` as its graph followed by the flat storage: an element
+    count, then the ``ntotal x d`` float32 codes, which end the file. The count and the first
+    and last vectors (as FAISS reads them) are checked, so another layout is never misread.
+    """
+    n, d = index.ntotal, index.d
+    start = len(mapped) - n * d * 4
+    if start < 8:
+        return None
+    count = int(np.frombuffer(mapped[start - 8 : start].tobytes(), dtype=np.uint64)[0])
+    if count not in (n * d, n * d * 4):
+        return None
+    vectors = np.ndarray((n, d), dtype=np.float32, buffer=mapped, offset=start)
+    if n and not (np.array_equal(vectors[0], index.reconstruct(0)) and np.array_equal(vectors[-1], index.reconstruct(n - 1))):
+        return None
+    return vectors

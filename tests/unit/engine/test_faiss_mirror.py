@@ -72,3 +72,55 @@ def test_flat_and_ivf_snapshots_keep_their_vectors_file(tmp_path: Path) -> None:
     ivf = FaissMirror(DIM, FaissConfig(index_kind="ivf", ivf_nlist=4))
     ivf.append(vectors, 200)
     assert [f.name for f in ivf.save(tmp_path / "ivf")] == ["vectors.npy", "index-ivf.faiss"]
+
+
+def test_an_hnsw_snapshot_is_memory_mapped_and_its_vectors_are_the_index_storage(tmp_path: Path) -> None:
+    vectors = _unit(200)
+    _mirror("hnsw", vectors).save(tmp_path)
+    loaded = FaissMirror(DIM, FaissConfig(index_kind="hnsw", hnsw_threshold=10))
+    loaded.load(tmp_path, 200)
+    assert loaded._mapped is not None
+    assert not loaded.vectors.flags.owndata and not loaded.vectors.flags.writeable  # a view of the mapped file
+    assert np.array_equal(loaded.vectors, vectors)
+
+
+def test_a_mapped_hnsw_mirror_can_grow_after_loading(tmp_path: Path) -> None:
+    vectors = _unit(260)
+    _mirror("hnsw", vectors[:200]).save(tmp_path)
+    loaded = FaissMirror(DIM, FaissConfig(index_kind="hnsw", hnsw_threshold=10))
+    loaded.load(tmp_path, 200)
+    loaded.append(vectors[200:], 260)  # FAISS cannot grow a mapped index: this must copy it first
+    assert loaded._mapped is None and loaded.size == 260
+    assert np.array_equal(loaded.vectors, vectors)
+    alive = np.ones(260, dtype=bool)
+    for q in (5, 230, 259):
+        assert loaded.search(vectors[q], 1, alive, everything_alive=True)[0].tolist() == [q]
+
+
+def test_an_unknown_hnsw_file_layout_is_read_instead_of_mapped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mira_vectorstores.engine import faiss_mirror
+
+    vectors = _unit(200)
+    _mirror("hnsw", vectors).save(tmp_path)
+    monkeypatch.setattr(faiss_mirror, "_storage_view", lambda mapped, index: None)
+    loaded = FaissMirror(DIM, FaissConfig(index_kind="hnsw", hnsw_threshold=10))
+    loaded.load(tmp_path, 200)
+    assert loaded._mapped is None
+    assert np.array_equal(loaded.vectors, vectors)
+    loaded.append(_unit(3, seed=9), 203)
+    assert loaded.size == 203
+
+
+def test_the_storage_view_checks_what_it_maps(tmp_path: Path) -> None:
+    import faiss
+
+    from mira_vectorstores.engine.faiss_mirror import _storage_view
+
+    _mirror("hnsw", _unit(200)).save(tmp_path)
+    path = tmp_path / "index-hnsw.faiss"
+    index = faiss.read_index(str(path))
+    assert _storage_view(np.memmap(path, dtype=np.uint8, mode="r"), index) is not None
+    data = bytearray(path.read_bytes())
+    data[-4:] = b"\x00\x00\xc0\x7f"  # the last vector's last value no longer what FAISS holds
+    path.write_bytes(bytes(data))
+    assert _storage_view(np.memmap(path, dtype=np.uint8, mode="r"), index) is None

@@ -12,7 +12,7 @@ import chromadb
 import pytest
 
 from fakes import CountingEmbedder
-from mira_vectorstores import EmbeddingMismatchError, HashingEmbedder, HybridStore, StoreConfig
+from mira_vectorstores import EmbeddingMismatchError, FaissConfig, HashingEmbedder, HybridStore, StoreConfig
 from mira_vectorstores.engine import sync
 
 TEXTS = [f"note {i} about {'cats' if i % 3 == 0 else 'dogs'} and topic {i % 5}" for i in range(300)]
@@ -115,15 +115,26 @@ def test_refresh_interval_catches_up_on_search(tmp_path: Path) -> None:
     reader.close()
 
 
+VICTIMS = ["vectors.npy", "index-hnsw.faiss", "records/ids.bin", "records/metas.bin", "records/offsets.npy", "lexical/rows.npy"]
+
+
+@pytest.mark.parametrize("victim_name", VICTIMS)
 @pytest.mark.parametrize("damage", ["truncate", "garble", "delete"])
-def test_corrupt_mirror_files_trigger_a_rebuild(tmp_path: Path, damage: str) -> None:
-    store = _build(tmp_path)
+def test_corrupt_mirror_files_trigger_a_rebuild(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str, victim_name: str
+) -> None:
+    # A 300-record store is flat; an HNSW one writes index-hnsw.faiss instead of vectors.npy.
+    hnsw = victim_name == "index-hnsw.faiss"
+    config = StoreConfig(faiss=FaissConfig(index_kind="hnsw")) if hnsw else None
+    store = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32), config=config)
+    store.add(TEXTS, ids=[f"n{i}" for i in range(300)], metadatas=[{"i": i, "topic": i % 5} for i in range(300)])
     before = _answers(store)
     store.close()
     folder = tmp_path / "mira" / "notes"
     manifest = sync.read_manifest(folder)
     assert manifest is not None
-    victim = folder / manifest.snapshot / "vectors.npy"
+    assert victim_name in manifest.files
+    victim = folder / manifest.snapshot / victim_name
     if damage == "truncate":
         victim.write_bytes(victim.read_bytes()[:100])
     elif damage == "garble":
@@ -132,7 +143,11 @@ def test_corrupt_mirror_files_trigger_a_rebuild(tmp_path: Path, damage: str) -> 
         victim.write_bytes(bytes(data))
     else:
         victim.unlink()
-    reopened = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32))
+    rebuilt = []
+    real_rebuild = sync.rebuild
+    monkeypatch.setattr(sync, "rebuild", lambda *a, **k: rebuilt.append(1) or real_rebuild(*a, **k))
+    reopened = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32), config=config)
+    assert rebuilt == [1]
     assert reopened.count() == 300
     assert _answers(reopened) == before
     reopened.close()
@@ -179,4 +194,29 @@ def test_reopen_does_not_reembed(tmp_path: Path) -> None:
     fresh = CountingEmbedder(16)
     again = HybridStore.persistent(tmp_path, "ccc", embedder=fresh)
     assert again.count() == 2 and fresh.embedded == []
+    again.close()
+
+
+def test_a_reopened_store_with_mapped_mirrors_takes_writes_and_reopens_again(tmp_path: Path) -> None:
+    config = StoreConfig(faiss=FaissConfig(index_kind="hnsw"))
+    store = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32), config=config)
+    store.add(TEXTS, ids=[f"n{i}" for i in range(300)], metadatas=[{"i": i, "topic": i % 5} for i in range(300)])
+    store.close()
+    reopened = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32), config=config)
+    assert reopened._mirrors.dense._mapped is not None  # the HNSW file is mapped, not read
+    reopened.add(["giraffes in the savanna"], ids=["g"], metadatas=[{"i": 300, "topic": 3}])
+    reopened.update(["n3"], metadatas=[{"topic": 4}])
+    reopened.upsert(["n6 now speaks of giraffes"], ids=["n6"], metadatas=[{"i": 6, "topic": 1}])
+    reopened.delete(["n9"])
+    expected = _answers(reopened)
+    giraffes = [h.id for h in reopened.search("giraffes", k=2, mode="lexical")]
+    assert sorted(giraffes) == ["g", "n6"]
+    assert reopened.count() == 300
+    reopened.close()
+    again = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32), config=config)
+    assert again.count() == 300
+    assert _answers(again) == expected
+    assert sorted(h.id for h in again.search("giraffes", k=2, mode="lexical")) == ["g", "n6"]
+    assert again.get(["n3"])[0].metadata["topic"] == 4
+    assert again.get(["n9"]) == []
     again.close()
