@@ -33,6 +33,8 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("cold_import_s", "cold: imports, s", "lower"),
     ("cold_rss_mb", "cold: process peak RSS, MB", "lower"),
     ("peak_rss_delta_mb", "ingest+queries: peak RSS over data, MB", "lower"),
+    ("peak_rss_delta_bytes_per_record", "ingest+queries: peak RSS over data per record, bytes", "lower"),
+    ("cold_rss_bytes_per_record", "cold: process peak RSS per record, bytes", "lower"),
     ("rebuild_cold_s", "rebuild mirrors from Chroma + 1st query, s", "lower"),
 )
 # The figures every system reports (the smoke test checks them); ours adds OURS_ONLY_FIGURES.

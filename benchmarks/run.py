@@ -158,9 +158,11 @@ def run_n(n: int, systems: Sequence[str], args: argparse.Namespace, workdir: Pat
         for system in systems[r % len(systems) :] + systems[: r % len(systems)]:
             colds[system].append(cold_start(system, data_dir, stores[system], args.index))
     for system in systems:
-        result["systems"][system].update(
-            {f"cold_{k}" if k != "cold_s" else k: v for k, v in median_of(colds[system]).items()}
-        )
+        measured = result["systems"][system]
+        measured.update({f"cold_{k}" if k != "cold_s" else k: v for k, v in median_of(colds[system]).items()})
+        # Memory per record (interpreter and imports included in the cold figure: it matters at 1M).
+        measured["peak_rss_delta_bytes_per_record"] = measured["peak_rss_delta_mb"] * 2**20 / n
+        measured["cold_rss_bytes_per_record"] = measured["cold_rss_mb"] * 2**20 / n
     if "mira" in systems:  # once: it rebuilds every mirror from Chroma (tens of seconds at 100k)
         result["systems"]["mira"]["rebuild_cold_s"] = cold_start("mira-rebuild", data_dir, stores["mira"], args.index)[
             "cold_s"

@@ -48,6 +48,7 @@ class FaissMirror:
         self.kind = IndexKind.FLAT
         #: The memory-mapped HNSW file the index and vectors are read from (see ``load``).
         self._mapped: np.memmap | None = None
+        self._shared_params: dict[tuple[IndexKind, int], faiss.SearchParameters] = {}
 
     @property
     def size(self) -> int:
@@ -148,20 +149,32 @@ class FaissMirror:
 
     def _index_search(self, query: Vector, k: int, allowed: Mask | None) -> tuple[Rows, NDArray[np.float32]]:
         assert self._index is not None
-        params = None
-        if self.kind is IndexKind.HNSW:
-            params = faiss.SearchParametersHNSW()
-            params.efSearch = max(self.config.hnsw_ef_search, k)
-        elif self.kind is IndexKind.IVF:
-            params = faiss.SearchParametersIVF()
-            params.nprobe = self.config.ivf_nprobe
         bitmap = None
-        if allowed is not None:
+        if allowed is None:
+            params = self._unfiltered_params(k)
+        else:
+            params = self._params(k)
             bitmap = np.packbits(allowed, bitorder="little")
-            params.sel = faiss.IDSelectorBitmap(self._size, faiss.swig_ptr(bitmap))  # type: ignore[union-attr]
+            params.sel = faiss.IDSelectorBitmap(self._size, faiss.swig_ptr(bitmap))
         sims, labels = self._index.search(query.reshape(1, -1), k, params=params)
         keep = labels[0] >= 0  # FAISS pads missing results with -1
         return labels[0][keep].astype(np.int64), sims[0][keep].astype(np.float32)
+
+    def _params(self, k: int) -> faiss.SearchParameters:
+        if self.kind is IndexKind.HNSW:
+            params = faiss.SearchParametersHNSW()
+            params.efSearch = max(self.config.hnsw_ef_search, k)
+        else:
+            params = faiss.SearchParametersIVF()
+            params.nprobe = self.config.ivf_nprobe
+        return params
+
+    def _unfiltered_params(self, k: int) -> faiss.SearchParameters:
+        # Made once per k and only read by FAISS afterwards, so searches (threads included) share them.
+        params = self._shared_params.get((self.kind, k))
+        if params is None:
+            params = self._shared_params[(self.kind, k)] = self._params(k)
+        return params
 
     def range_pairs(self, rows: Rows, threshold: float) -> list[tuple[int, int, float]]:
         """Pairs of the given rows with cosine >= threshold (FAISS range search)."""

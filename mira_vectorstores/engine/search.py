@@ -10,6 +10,7 @@ import heapq
 import math
 import time
 from dataclasses import dataclass
+from operator import itemgetter
 
 import numpy as np
 
@@ -166,7 +167,7 @@ def run(mirrors: Mirrors, plan: SearchPlan, *, now: float | None = None) -> list
     floor = _boost_floor(plan, fused=plan.mode is SearchMode.HYBRID, dense=plan.mode is SearchMode.DENSE)
     for row, value in base.items():
         factor = boost_factor(plan.boosts, records.metas[row], moment) if plan.boosts else 1.0
-        score = apply_boost(float(value), factor, floor=floor)
+        score = float(value) if factor == 1.0 else apply_boost(float(value), factor, floor=floor)
         if plan.score_threshold is None or score >= plan.score_threshold:
             scored.append((score, row, factor))
     if plan.mmr_lambda is None and len(scored) > plan.k:
@@ -174,8 +175,11 @@ def run(mirrors: Mirrors, plan: SearchPlan, *, now: float | None = None) -> list
         # sort by id, instead of sorting all fetch_k candidates of a hybrid search.
         kth = heapq.nlargest(plan.k, [item[0] for item in scored])[-1]
         scored = [item for item in scored if item[0] >= kth]
-    # Ties break by id, so the order never depends on where a record sits in the mirrors.
-    scored.sort(key=lambda item: (-item[0], records.ids[item[1]]))
+    # Ties break by id, so the order never depends on where a record sits in the mirrors
+    # (ids are read only when there is a tie: each read decodes one from the mirror).
+    scored.sort(key=itemgetter(0), reverse=True)
+    if any(a[0] == b[0] for a, b in zip(scored, scored[1:])):
+        scored.sort(key=lambda item: (-item[0], records.ids[item[1]]))
 
     if plan.mmr_lambda is not None and scored:
         candidates = mirrors.dense.vectors[[row for _, row, _ in scored]]

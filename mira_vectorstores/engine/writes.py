@@ -132,12 +132,13 @@ def check_vectors(vectors: object, n: int, dimension: int | None, what: str = "v
     if array.shape[1] == 0:
         msg = f"{what} must have at least one dimension"
         raise InvalidInputError(msg)
-    finite = np.isfinite(array).all(axis=1)
+    wide = array.astype(np.float64)  # float64: squares of float32 values neither overflow nor underflow
+    norms = np.sqrt(np.einsum("ij,ij->i", wide, wide))  # NaN or inf anywhere in a row makes its norm so
+    finite = np.isfinite(norms)
     if not finite.all():
         msg = f"{what}[{int(np.flatnonzero(~finite)[0])}] contains NaN or inf"
         raise InvalidInputError(msg)
-    norms = np.linalg.norm(array.astype(np.float64), axis=1)  # float64: no overflow or underflow
     if (norms == 0).any():
         msg = f"{what}[{int(np.flatnonzero(norms == 0)[0])}] is all zeros; cosine similarity is undefined for it"
         raise InvalidInputError(msg)
-    return np.ascontiguousarray(array.astype(np.float64) / norms[:, None], dtype=np.float32)
+    return np.ascontiguousarray(wide / norms[:, None], dtype=np.float32)

@@ -101,9 +101,10 @@ def to_document(item: SearchHit | Record) -> Document:
 
     A raw object also gets ``metadata["mira_object"]`` (see ``MIRA_OBJECT_KEY``).
     """
-    metadata: dict[str, Any] = dict(item.metadata)
+    # The engine made this dict for this hit alone (``user_metadata``): no second copy.
+    metadata: dict[str, Any] = item.metadata  # type: ignore[assignment]
     if item.object is not None:
-        metadata[MIRA_OBJECT_KEY] = dataclasses.asdict(item.object)
+        metadata = {**metadata, MIRA_OBJECT_KEY: dataclasses.asdict(item.object)}
     return Document(id=item.id, page_content=item.document or "", metadata=metadata)
 
 

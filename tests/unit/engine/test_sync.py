@@ -220,3 +220,20 @@ def test_a_reopened_store_with_mapped_mirrors_takes_writes_and_reopens_again(tmp
     assert again.get(["n3"])[0].metadata["topic"] == 4
     assert again.get(["n9"]) == []
     again.close()
+
+
+def test_a_mapped_index_is_saved_again_after_deletes_alone(tmp_path: Path) -> None:
+    config = StoreConfig(faiss=FaissConfig(index_kind="hnsw"))
+    store = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32), config=config)
+    store.add(TEXTS, ids=[f"n{i}" for i in range(300)], metadatas=[{"i": i, "topic": i % 5} for i in range(300)])
+    store.close()
+    reopened = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32), config=config)
+    reopened.delete(["n3", "n8"])  # no new vector: the mapped index is written out as it is
+    assert reopened._mirrors.dense._mapped is not None
+    expected = _answers(reopened)
+    reopened.close()
+    again = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32), config=config)
+    assert again.count() == 298
+    assert _answers(again) == expected
+    assert again.get(["n3", "n8", "n13"])[0].id == "n13"
+    again.close()
