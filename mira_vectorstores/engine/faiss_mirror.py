@@ -36,7 +36,15 @@ Rows = NDArray[np.int64]
 
 
 class FaissMirror:
-    """Unit vectors of every row plus the FAISS index that searches them."""
+    """Unit vectors of every row plus the FAISS index that searches them.
+
+    Where the vectors live depends on the kind: a flat or IVF mirror keeps its own growable
+    matrix (``_vectors``); an HNSW index's flat storage already holds every row's vector, so
+    an HNSW mirror keeps none and ``vectors`` is a view of that storage (at 100,000 384-d rows,
+    153 MB not held twice; at 1,000,000, 1.5 GB). FAISS reallocates the storage when it grows,
+    so the view is remade after every write and never handed out: callers index it (a copy)
+    or use it before the next write, all under the store's lock.
+    """
 
     def __init__(self, dimension: int, config: FaissConfig) -> None:
         """Create an empty mirror for vectors of ``dimension``."""
@@ -46,7 +54,8 @@ class FaissMirror:
         self._size = 0
         self._index: faiss.Index | None = None
         self.kind = IndexKind.FLAT
-        #: The memory-mapped HNSW file the index and vectors are read from (see ``load``).
+        self._view: Vector | None = None  # of the HNSW storage; None when stale
+        #: The memory-mapped HNSW file the index is read from (see ``load``).
         self._mapped: np.memmap | None = None
         self._shared_params: dict[tuple[IndexKind, int], faiss.SearchParameters] = {}
 
@@ -57,8 +66,15 @@ class FaissMirror:
 
     @property
     def vectors(self) -> Vector:
-        """The (size, dimension) matrix of unit vectors, by row."""
-        return self._vectors[: self._size]
+        """The (size, dimension) matrix of unit vectors, by row (read-only for an HNSW mirror)."""
+        if self.kind is not IndexKind.HNSW or self._size == 0:
+            return self._vectors[: self._size]
+        if self._view is None:
+            storage = faiss.downcast_index(self._index.storage)  # type: ignore[union-attr]
+            flat = faiss.rev_swig_ptr(storage.get_xb(), self._size * self.dimension)
+            self._view = flat.reshape(self._size, self.dimension)
+            self._view.flags.writeable = False
+        return self._view
 
     # -- writes -------------------------------------------------------------------------
     def append(self, vectors: Vector, live_count: int) -> None:
@@ -67,7 +83,14 @@ class FaissMirror:
             # A memory-mapped index cannot grow (FAISS aborts the process): read it into
             # memory once, at the first write after opening (~0.3 s at 100,000 rows).
             self._index, self._mapped = faiss.deserialize_index(self._mapped), None
+        self._view = None
         n = len(vectors)
+        wanted = self._wanted_kind(live_count)
+        if self.kind is IndexKind.HNSW and wanted is IndexKind.HNSW:
+            self._index.add(np.ascontiguousarray(vectors))  # type: ignore[union-attr]
+            self._size += n
+            return
+        self._own_vectors()
         if self._size + n > len(self._vectors):
             capacity = max(self._size + n, int(len(self._vectors) * 1.5), 1024)
             grown = np.zeros((capacity, self.dimension), dtype=np.float32)
@@ -75,18 +98,23 @@ class FaissMirror:
             self._vectors = grown
         self._vectors[self._size : self._size + n] = vectors
         self._size += n
-        wanted = self._wanted_kind(live_count)
         if wanted is not self.kind or (wanted is not IndexKind.FLAT and self._index is None):
             self._build(wanted, live_count)
         elif self._index is not None:
             self._index.add(np.ascontiguousarray(vectors))
 
     def rebuild(self, vectors: Vector, live_count: int) -> None:
-        """Replace every row (used after compaction and when loading a flat mirror)."""
+        """Replace every row (used after compaction)."""
+        self._index, self.kind, self._view, self._mapped = None, IndexKind.FLAT, None, None
         self._vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dimension)
         self._size = len(self._vectors)
-        self._mapped = None
         self._build(self._wanted_kind(live_count), live_count)
+
+    def _own_vectors(self) -> None:
+        """Copy an HNSW mirror's vectors out of its index, before the index is replaced."""
+        if self.kind is IndexKind.HNSW:
+            self._vectors = np.array(self.vectors)
+            self._index, self.kind, self._view, self._mapped = None, IndexKind.FLAT, None, None
 
     def _wanted_kind(self, live_count: int) -> IndexKind:
         kind = self.config.index_kind
@@ -97,6 +125,7 @@ class FaissMirror:
         return kind  # type: ignore[return-value]
 
     def _build(self, kind: IndexKind, live_count: int) -> None:
+        self._own_vectors()
         d = self.dimension
         if kind is IndexKind.FLAT:  # searched by ``exact`` over ``self._vectors``: no FAISS index
             self._index, self.kind = None, kind
@@ -112,7 +141,9 @@ class FaissMirror:
             self._quantizer = quantizer  # the IVF index does not own it
         if self._size:
             index.add(self.vectors)
-        self._index, self.kind = index, kind
+        self._index, self.kind, self._view = index, kind, None
+        if kind is IndexKind.HNSW:
+            self._vectors = np.zeros((0, d), dtype=np.float32)  # the index storage holds them now
         logger.debug("built %s index over %d rows (%d live)", kind.value, self._size, live_count)
 
     # -- search -------------------------------------------------------------------------
@@ -141,7 +172,7 @@ class FaissMirror:
 
     def exact(self, query: Vector, k: int, rows: Rows | None) -> tuple[Rows, NDArray[np.float32]]:
         """Exact top ``k`` of the given rows (of every row when ``rows`` is ``None``)."""
-        sims = self.vectors @ query if rows is None else self._vectors[rows] @ query
+        sims = self.vectors @ query if rows is None else self.vectors[rows] @ query
         top = np.argpartition(-sims, k - 1)[:k] if len(sims) > k else np.arange(len(sims))
         top = top[np.argsort(-sims[top], kind="stable")]
         picked = top if rows is None else rows[top]
@@ -180,7 +211,7 @@ class FaissMirror:
         """Pairs of the given rows with cosine >= threshold (FAISS range search)."""
         if len(rows) < 2:
             return []
-        sub = np.ascontiguousarray(self._vectors[rows])
+        sub = np.ascontiguousarray(self.vectors[rows])
         index = faiss.IndexFlatIP(self.dimension)
         index.add(sub)
         # FAISS keeps inner products strictly above the radius; step just below it and
@@ -219,64 +250,40 @@ class FaissMirror:
         """Read what ``save`` wrote, memory-mapped where it can be.
 
         ``vectors.npy`` is mapped read-only. An HNSW file is read with FAISS's
-        ``IO_FLAG_MMAP_IFC``: the graph is loaded, the flat storage stays in the mapped file,
-        and our vector matrix is a view of that same storage (FAISS writes it last). So
-        opening 100,000 384-d rows reads ~30 MB of graph instead of 180 MB, and holds the
-        vectors once. The first write copies what it must (see ``append``).
+        ``IO_FLAG_MMAP_IFC``: the graph is loaded and the flat storage stays in the mapped
+        file, so opening 100,000 384-d rows reads ~30 MB of graph instead of 180 MB, and
+        ``vectors`` is a view of the mapped storage. The first write that adds a vector
+        reads the index into memory (see ``append``).
         """
-        saved: faiss.Index | None = None
+        self._index, self.kind, self._view, self._mapped = None, IndexKind.FLAT, None, None
+        hnsw_file = folder / "index-hnsw.faiss"
         if (folder / "vectors.npy").exists():
-            vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+            self._vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+            if self._vectors.ndim != 2 or self._vectors.shape[1] != self.dimension or self._vectors.dtype != np.float32:
+                msg = f"the saved vectors are {self._vectors.dtype} {self._vectors.shape}, expected float32 (n, {self.dimension})"
+                raise ValueError(msg)
+            self._size = len(self._vectors)
         else:
-            index_file = folder / "index-hnsw.faiss"
-            saved = faiss.read_index(str(index_file), faiss.IO_FLAG_MMAP_IFC)
-            mapped = np.memmap(index_file, dtype=np.uint8, mode="r")
-            vectors = _storage_view(mapped, saved)
-            if vectors is None:  # not the layout we know: read it all into memory instead
-                saved, mapped = faiss.read_index(str(index_file)), None
-                storage = faiss.downcast_index(saved.storage)
-                vectors = faiss.vector_to_array(storage.codes).view(np.float32).reshape(saved.ntotal, saved.d)
-            self._mapped = mapped
-        if vectors.ndim != 2 or vectors.shape[1] != self.dimension:
-            msg = f"the saved vectors have shape {vectors.shape}, expected (n, {self.dimension})"
-            raise ValueError(msg)
-        if vectors.dtype != np.float32:
-            msg = f"the saved vectors are {vectors.dtype}, expected float32"
-            raise ValueError(msg)
-        self._vectors, self._size = vectors, len(vectors)
+            index = faiss.read_index(str(hnsw_file), faiss.IO_FLAG_MMAP_IFC)
+            if index.d != self.dimension or not isinstance(faiss.downcast_index(index), faiss.IndexHNSWFlat):
+                msg = f"{hnsw_file.name} is not an HNSW index of {self.dimension}-d vectors"
+                raise ValueError(msg)
+            self._index, self.kind, self._size = index, IndexKind.HNSW, index.ntotal
+            # Kept for ``append``: FAISS reads a private, growable copy of the index from it.
+            self._mapped = np.memmap(hnsw_file, dtype=np.uint8, mode="r")
         wanted = self._wanted_kind(live_count)
+        if wanted is self.kind:
+            return
         index_file = folder / f"index-{wanted.value}.faiss"
-        if wanted is not IndexKind.FLAT and index_file.exists():
-            index = saved if saved is not None and wanted is IndexKind.HNSW else faiss.read_index(str(index_file))
+        if wanted is IndexKind.IVF and index_file.exists():
+            index = faiss.read_index(str(index_file))
             if index.ntotal != self._size or index.d != self.dimension:
                 msg = (
                     f"{index_file.name} holds {index.ntotal} vectors of {index.d} dims, "
                     f"expected {self._size} of {self.dimension}"
                 )
                 raise ValueError(msg)
+            faiss.extract_index_ivf(index).nprobe = self.config.ivf_nprobe
             self._index, self.kind = index, wanted
-            if wanted is IndexKind.IVF:
-                faiss.extract_index_ivf(index).nprobe = self.config.ivf_nprobe
-        else:
-            self._mapped = None  # (its vectors stay mapped: ``append`` copies before it grows them)
+        else:  # saved as another kind (the configuration changed): build this one
             self._build(wanted, live_count)
-
-
-def _storage_view(mapped: np.memmap, index: faiss.Index) -> Vector | None:
-    """The vectors at the end of a mapped HNSW file, or ``None`` if they are not where expected.
-
-    FAISS writes an ``IndexHNSWFlat`` as its graph followed by the flat storage: an element
-    count, then the ``ntotal x d`` float32 codes, which end the file. The count and the first
-    and last vectors (as FAISS reads them) are checked, so another layout is never misread.
-    """
-    n, d = index.ntotal, index.d
-    start = len(mapped) - n * d * 4
-    if start < 8:
-        return None
-    count = int(np.frombuffer(mapped[start - 8 : start].tobytes(), dtype=np.uint64)[0])
-    if count not in (n * d, n * d * 4):
-        return None
-    vectors = np.ndarray((n, d), dtype=np.float32, buffer=mapped, offset=start)
-    if n and not (np.array_equal(vectors[0], index.reconstruct(0)) and np.array_equal(vectors[-1], index.reconstruct(n - 1))):
-        return None
-    return vectors

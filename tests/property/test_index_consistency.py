@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from mira_vectorstores import HashingEmbedder, HybridStore
+from mira_vectorstores import FaissConfig, HashingEmbedder, HybridStore, StoreConfig
 from mira_vectorstores.engine.records import RESERVED_PREFIX
 
 IDS = st.sampled_from([f"r{i}" for i in range(12)])
@@ -20,10 +20,13 @@ METAS = st.fixed_dictionaries({"n": st.integers(0, 3)}, optional={"tag": st.samp
 
 
 class StoreMachine(RuleBasedStateMachine):
+    #: Default mirrors: a flat (exact) FAISS mirror at this size.
+    CONFIG: StoreConfig | None = None
+
     def __init__(self) -> None:
         super().__init__()
         self.path = tempfile.mkdtemp(prefix="mira-prop-")
-        self.store = HybridStore.persistent(self.path, "prop", embedder=HashingEmbedder(16))
+        self.store = self._open()
         self.model: dict[str, tuple[str, dict]] = {}
 
     @rule(ids=st.lists(IDS, min_size=1, max_size=4, unique=True), data=st.data())
@@ -73,7 +76,10 @@ class StoreMachine(RuleBasedStateMachine):
     @rule()
     def reopen(self) -> None:
         self.store.close()
-        self.store = HybridStore.persistent(self.path, "prop", embedder=HashingEmbedder(16))
+        self.store = self._open()
+
+    def _open(self) -> HybridStore:
+        return HybridStore.persistent(self.path, "prop", embedder=HashingEmbedder(16), config=self.CONFIG)
 
     @rule()
     def rebuild(self) -> None:
@@ -115,7 +121,15 @@ class StoreMachine(RuleBasedStateMachine):
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-StoreMachine.TestCase.settings = settings(
-    max_examples=60, stateful_step_count=12, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+class HnswStoreMachine(StoreMachine):
+    """The same with an HNSW mirror from 4 live records: flat/HNSW switches, a mapped index
+    after each reopen, and its read into memory on the next write."""
+
+    CONFIG = StoreConfig(faiss=FaissConfig(hnsw_threshold=4))
+
+
+SETTINGS = settings(max_examples=60, stateful_step_count=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+StoreMachine.TestCase.settings = SETTINGS
+HnswStoreMachine.TestCase.settings = SETTINGS
 TestIndexConsistency = StoreMachine.TestCase
+TestIndexConsistencyHnsw = HnswStoreMachine.TestCase

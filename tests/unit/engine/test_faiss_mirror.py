@@ -97,30 +97,29 @@ def test_a_mapped_hnsw_mirror_can_grow_after_loading(tmp_path: Path) -> None:
         assert loaded.search(vectors[q], 1, alive, everything_alive=True)[0].tolist() == [q]
 
 
-def test_an_unknown_hnsw_file_layout_is_read_instead_of_mapped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mira_vectorstores.engine import faiss_mirror
+def test_an_hnsw_mirror_holds_its_vectors_once_in_the_index_storage() -> None:
+    vectors = _unit(260)
+    mirror = FaissMirror(DIM, FaissConfig(hnsw_threshold=100))  # auto: flat, then HNSW from 100 rows
+    mirror.append(vectors[:60], 60)
+    assert mirror.kind is IndexKind.FLAT and np.array_equal(mirror.vectors, vectors[:60])
+    mirror.append(vectors[60:200], 200)
+    assert mirror.kind is IndexKind.HNSW
+    assert len(mirror._vectors) == 0  # no copy beside the index
+    assert np.array_equal(mirror.vectors, vectors[:200])
+    assert not mirror.vectors.flags.writeable
+    mirror.append(vectors[200:], 260)  # the storage may move: the view is made again
+    assert np.array_equal(mirror.vectors, vectors)
+    alive = np.ones(260, dtype=bool)
+    exact_rows = mirror.search(vectors[3], 4, alive & (np.arange(260) % 2 == 1), everything_alive=False)[0]
+    expected = np.flatnonzero(np.arange(260) % 2 == 1)[np.argsort(-(vectors[1::2] @ vectors[3]), kind="stable")[:4]]
+    assert exact_rows.tolist() == expected.tolist()
 
+
+def test_an_hnsw_mirror_rebuilt_smaller_falls_back_to_flat_with_its_own_vectors() -> None:
     vectors = _unit(200)
-    _mirror("hnsw", vectors).save(tmp_path)
-    monkeypatch.setattr(faiss_mirror, "_storage_view", lambda mapped, index: None)
-    loaded = FaissMirror(DIM, FaissConfig(index_kind="hnsw", hnsw_threshold=10))
-    loaded.load(tmp_path, 200)
-    assert loaded._mapped is None
-    assert np.array_equal(loaded.vectors, vectors)
-    loaded.append(_unit(3, seed=9), 203)
-    assert loaded.size == 203
-
-
-def test_the_storage_view_checks_what_it_maps(tmp_path: Path) -> None:
-    import faiss
-
-    from mira_vectorstores.engine.faiss_mirror import _storage_view
-
-    _mirror("hnsw", _unit(200)).save(tmp_path)
-    path = tmp_path / "index-hnsw.faiss"
-    index = faiss.read_index(str(path))
-    assert _storage_view(np.memmap(path, dtype=np.uint8, mode="r"), index) is not None
-    data = bytearray(path.read_bytes())
-    data[-4:] = b"\x00\x00\xc0\x7f"  # the last vector's last value no longer what FAISS holds
-    path.write_bytes(bytes(data))
-    assert _storage_view(np.memmap(path, dtype=np.uint8, mode="r"), index) is None
+    mirror = FaissMirror(DIM, FaissConfig(hnsw_threshold=100))
+    mirror.append(vectors, 200)
+    assert mirror.kind is IndexKind.HNSW
+    mirror.rebuild(mirror.vectors[:50].copy(), 50)  # e.g. a compaction after deletes
+    assert mirror.kind is IndexKind.FLAT and mirror._index is None
+    assert np.array_equal(mirror.vectors, vectors[:50])
