@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set-up shared by demo.sh and test.sh: a virtualenv in .venv with the package and its extras.
+# Set-up shared by demo.sh and test.sh: a virtualenv in .venv with the package and its extras
+# (bench included, so the test run also drives the benchmark harness at a tiny size).
 # torch is pinned to the CPU build that ships on this kind of machine; any other torch spec
 # would pull several GB of CUDA wheels.
 set -euo pipefail
@@ -10,4 +11,4 @@ fi
 . .venv/bin/activate
 python -m pip install --quiet --upgrade pip
 python -m pip install --quiet "torch==2.13.0"
-python -m pip install --quiet -e ".[all,test]"
+python -m pip install --quiet -e ".[all,test,bench]"  # bench: the harness smoke test runs too

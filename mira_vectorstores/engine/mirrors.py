@@ -35,11 +35,6 @@ class Mirrors:
         """Vector length."""
         return self.dense.dimension
 
-    def vector(self, record_id: str) -> Vector | None:
-        """The stored unit vector of a live record."""
-        row = self.records.row_of.get(record_id)
-        return None if row is None else self.dense.vectors[row]
-
     def apply_upsert(
         self, ids: Sequence[str], docs: Sequence[str | None], metas: Sequence[dict[str, object]], vectors: Vector
     ) -> None:

@@ -123,3 +123,31 @@ def test_an_hnsw_mirror_rebuilt_smaller_falls_back_to_flat_with_its_own_vectors(
     mirror.rebuild(mirror.vectors[:50].copy(), 50)  # e.g. a compaction after deletes
     assert mirror.kind is IndexKind.FLAT and mirror._index is None
     assert np.array_equal(mirror.vectors, vectors[:50])
+
+
+def test_a_filtered_hnsw_search_widens_its_beam_by_the_allowed_fraction() -> None:
+    from mira_vectorstores.engine.faiss_mirror import FILTERED_EF_SEARCH_CAP
+
+    mirror = FaissMirror(DIM, FaissConfig(index_kind="hnsw", hnsw_ef_search=64))
+    mirror.append(_unit(100), 100)
+    assert mirror._params(10).efSearch == 64
+    assert mirror._params(10, allowed_fraction=0.1).efSearch == 640
+    assert mirror._params(10, allowed_fraction=0.001).efSearch == FILTERED_EF_SEARCH_CAP
+    assert mirror._params(100, allowed_fraction=1.0).efSearch == 100  # never below k
+
+
+def test_a_filtered_search_through_hnsw_finds_the_exact_allowed_top_k() -> None:
+    vectors = _unit(3000, seed=5)
+    # Force every filtered search through the graph (no exact subset scan).
+    mirror = FaissMirror(DIM, FaissConfig(index_kind="hnsw", exact_scan_max=0, exact_scan_fraction=0.0))
+    mirror.append(vectors, 3000)
+    allowed = np.random.default_rng(1).random(3000) < 0.1
+    rows = np.flatnonzero(allowed)
+    found = 0
+    for q in range(20):
+        query = _unit(1, seed=100 + q)[0]
+        got = mirror.search(query, 10, allowed, everything_alive=False)[0]
+        assert allowed[got].all()
+        expected = rows[np.argsort(-(vectors[rows] @ query), kind="stable")[:10]]
+        found += len(set(got.tolist()) & set(expected.tolist()))
+    assert found / 200 >= 0.98
