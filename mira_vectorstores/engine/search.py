@@ -117,7 +117,13 @@ def run(mirrors: Mirrors, plan: SearchPlan, *, now: float | None = None) -> list
     lexical: dict[int, float] = {}
     bm25 = None
     if plan.mode in (SearchMode.DENSE, SearchMode.HYBRID):
-        rows, sims = mirrors.dense.search(plan.vector, depth, allowed, everything_alive=everything_alive)  # type: ignore[arg-type]
+        rows, sims = mirrors.dense.search(
+            plan.vector,  # type: ignore[arg-type]
+            depth,
+            allowed,
+            everything_alive=everything_alive,
+            at_least=plan.k if plan.mode is SearchMode.HYBRID else None,  # the lexical side fills the rest
+        )
         dense = dict(zip(rows.tolist(), sims.tolist(), strict=True))
     if plan.mode in (SearchMode.LEXICAL, SearchMode.HYBRID):
         mirrors.ensure_lexical()

@@ -151,3 +151,21 @@ def test_a_filtered_search_through_hnsw_finds_the_exact_allowed_top_k() -> None:
         expected = rows[np.argsort(-(vectors[rows] @ query), kind="stable")[:10]]
         found += len(set(got.tolist()) & set(expected.tolist()))
     assert found / 200 >= 0.98
+
+
+def test_a_candidate_list_short_of_k_is_kept_when_it_holds_at_least_the_final_k(monkeypatch: pytest.MonkeyPatch) -> None:
+    vectors = _unit(400)
+    mirror = FaissMirror(DIM, FaissConfig(index_kind="hnsw", exact_scan_max=0, exact_scan_fraction=0.0))
+    mirror.append(vectors, 400)
+    allowed = np.arange(400) % 2 == 0
+    short = (np.arange(0, 100, 2, dtype=np.int64), np.linspace(0.9, 0.1, 50).astype(np.float32))
+    monkeypatch.setattr(mirror, "_index_search", lambda query, k, allowed: short)  # the graph found 50 of 200
+    exact_calls = []
+    real_exact = mirror.exact
+    monkeypatch.setattr(mirror, "exact", lambda *a: exact_calls.append(1) or real_exact(*a))
+    rows, _ = mirror.search(vectors[0], 200, allowed, everything_alive=False, at_least=10)
+    assert rows.tolist() == short[0].tolist() and exact_calls == []  # enough for a final top 10
+    rows, _ = mirror.search(vectors[0], 200, allowed, everything_alive=False)
+    assert len(rows) == 200 and exact_calls == [1]  # without at_least: the exact scan fills all 200
+    rows, _ = mirror.search(vectors[0], 200, allowed, everything_alive=False, at_least=60)
+    assert len(rows) == 200 and exact_calls == [1, 1]  # fewer than at_least: exact again
