@@ -174,7 +174,7 @@ class FaissMirror:
             return self.exact(query, k, None)
         if self.kind is IndexKind.FLAT or (selective and not everything_alive):
             return self.exact(query, k, np.flatnonzero(allowed))
-        rows, sims = self._index_search(query, k, None if everything_alive else allowed)
+        rows, sims = self._index_search(query, k, None if everything_alive else allowed, n_allowed)
         if len(rows) < min(k, at_least or k):  # the graph ran out of allowed neighbours: be exact instead
             return self.exact(query, k, np.flatnonzero(allowed))
         return rows, sims
@@ -187,13 +187,15 @@ class FaissMirror:
         picked = top if rows is None else rows[top]
         return picked.astype(np.int64), sims[top].astype(np.float32)
 
-    def _index_search(self, query: Vector, k: int, allowed: Mask | None) -> tuple[Rows, NDArray[np.float32]]:
+    def _index_search(
+        self, query: Vector, k: int, allowed: Mask | None, n_allowed: int
+    ) -> tuple[Rows, NDArray[np.float32]]:
         assert self._index is not None
         bitmap = None
         if allowed is None:
             params = self._unfiltered_params(k)
         else:
-            params = self._params(k, allowed_fraction=int(allowed.sum()) / max(self._size, 1))
+            params = self._params(k, allowed_fraction=n_allowed / max(self._size, 1))
             bitmap = np.packbits(allowed, bitorder="little")
             params.sel = faiss.IDSelectorBitmap(self._size, faiss.swig_ptr(bitmap))
         sims, labels = self._index.search(query.reshape(1, -1), k, params=params)

@@ -159,7 +159,7 @@ def test_a_candidate_list_short_of_k_is_kept_when_it_holds_at_least_the_final_k(
     mirror.append(vectors, 400)
     allowed = np.arange(400) % 2 == 0
     short = (np.arange(0, 100, 2, dtype=np.int64), np.linspace(0.9, 0.1, 50).astype(np.float32))
-    monkeypatch.setattr(mirror, "_index_search", lambda query, k, allowed: short)  # the graph found 50 of 200
+    monkeypatch.setattr(mirror, "_index_search", lambda query, k, allowed, n_allowed: short)  # the graph found 50 of 200
     exact_calls = []
     real_exact = mirror.exact
     monkeypatch.setattr(mirror, "exact", lambda *a: exact_calls.append(1) or real_exact(*a))

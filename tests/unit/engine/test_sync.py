@@ -18,8 +18,11 @@ from mira_vectorstores.engine import sync
 TEXTS = [f"note {i} about {'cats' if i % 3 == 0 else 'dogs'} and topic {i % 5}" for i in range(300)]
 
 
-def _build(path: Path) -> HybridStore:
-    store = HybridStore.persistent(path, "notes", embedder=HashingEmbedder(32))
+HNSW = StoreConfig(faiss=FaissConfig(index_kind="hnsw"))
+
+
+def _build(path: Path, config: StoreConfig | None = None) -> HybridStore:
+    store = HybridStore.persistent(path, "notes", embedder=HashingEmbedder(32), config=config)
     store.add(TEXTS, ids=[f"n{i}" for i in range(300)], metadatas=[{"i": i, "topic": i % 5} for i in range(300)])
     return store
 
@@ -125,9 +128,8 @@ def test_corrupt_mirror_files_trigger_a_rebuild(
 ) -> None:
     # A 300-record store is flat; an HNSW one writes index-hnsw.faiss instead of vectors.npy.
     hnsw = victim_name == "index-hnsw.faiss"
-    config = StoreConfig(faiss=FaissConfig(index_kind="hnsw")) if hnsw else None
-    store = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32), config=config)
-    store.add(TEXTS, ids=[f"n{i}" for i in range(300)], metadatas=[{"i": i, "topic": i % 5} for i in range(300)])
+    config = HNSW if hnsw else None
+    store = _build(tmp_path, config)
     before = _answers(store)
     store.close()
     folder = tmp_path / "mira" / "notes"
@@ -198,11 +200,8 @@ def test_reopen_does_not_reembed(tmp_path: Path) -> None:
 
 
 def test_a_reopened_store_with_mapped_mirrors_takes_writes_and_reopens_again(tmp_path: Path) -> None:
-    config = StoreConfig(faiss=FaissConfig(index_kind="hnsw"))
-    store = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32), config=config)
-    store.add(TEXTS, ids=[f"n{i}" for i in range(300)], metadatas=[{"i": i, "topic": i % 5} for i in range(300)])
-    store.close()
-    reopened = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32), config=config)
+    _build(tmp_path, HNSW).close()
+    reopened = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32), config=HNSW)
     assert reopened._mirrors.dense._mapped is not None  # the HNSW file is mapped, not read
     reopened.add(["giraffes in the savanna"], ids=["g"], metadatas=[{"i": 300, "topic": 3}])
     reopened.update(["n3"], metadatas=[{"topic": 4}])
@@ -213,7 +212,7 @@ def test_a_reopened_store_with_mapped_mirrors_takes_writes_and_reopens_again(tmp
     assert sorted(giraffes) == ["g", "n6"]
     assert reopened.count() == 300
     reopened.close()
-    again = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32), config=config)
+    again = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32), config=HNSW)
     assert again.count() == 300
     assert _answers(again) == expected
     assert sorted(h.id for h in again.search("giraffes", k=2, mode="lexical")) == ["g", "n6"]
@@ -223,16 +222,13 @@ def test_a_reopened_store_with_mapped_mirrors_takes_writes_and_reopens_again(tmp
 
 
 def test_a_mapped_index_is_saved_again_after_deletes_alone(tmp_path: Path) -> None:
-    config = StoreConfig(faiss=FaissConfig(index_kind="hnsw"))
-    store = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32), config=config)
-    store.add(TEXTS, ids=[f"n{i}" for i in range(300)], metadatas=[{"i": i, "topic": i % 5} for i in range(300)])
-    store.close()
-    reopened = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32), config=config)
+    _build(tmp_path, HNSW).close()
+    reopened = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32), config=HNSW)
     reopened.delete(["n3", "n8"])  # no new vector: the mapped index is written out as it is
     assert reopened._mirrors.dense._mapped is not None
     expected = _answers(reopened)
     reopened.close()
-    again = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32), config=config)
+    again = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32), config=HNSW)
     assert again.count() == 298
     assert _answers(again) == expected
     assert again.get(["n3", "n8", "n13"])[0].id == "n13"
