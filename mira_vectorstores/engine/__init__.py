@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mira_vectorstores.engine.boosting import (
+from mira_vectorstores.engine.query.boosting import (
     BoostRule,
     FieldBoost,
     RecencyBoost,

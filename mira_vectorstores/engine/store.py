@@ -1,39 +1,55 @@
-"""``HybridStore``: the façade both adapters wrap. It sequences the parts; the algorithms live
-in ``search``, ``mirrors``, ``sync``, ``filters``, ``fusion``, ``boosting`` and ``objects``.
+"""``HybridStore``: the façade both adapters wrap.
+
+Each public method validates its arguments and calls the parts in a few lines: the
+``Replica`` (Chroma and the mirrors: open, commit, catch up, save), ``writes`` (validated
+write batches), ``query`` (filters and the search pipeline) and ``ObjectStore`` (raw-object
+payloads). No algorithm lives here.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
+import re
+import threading
+import uuid
+import weakref
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Literal, Self
 
 import numpy as np
 
-from mira_vectorstores.engine import search as search_pipeline
-from mira_vectorstores.engine import sync
-from mira_vectorstores.engine.boosting import BoostLike, parse_boosts
-from mira_vectorstores.engine.config import enum_value
-from mira_vectorstores.engine.errors import InvalidInputError
-from mira_vectorstores.engine.filters import combine, parse_where, parse_where_document
-from mira_vectorstores.engine.records import user_metadata
-from mira_vectorstores.engine.store_objects import ObjectMethods
+from mira_vectorstores.engine.config import StoreConfig, enum_value
+from mira_vectorstores.engine.embeddings import Embedder, MiniLMEmbedder
+from mira_vectorstores.engine.errors import ConfigError, InvalidInputError, RecordNotFoundError
+from mira_vectorstores.engine.query import pipeline
+from mira_vectorstores.engine.query.boosting import BoostLike, parse_boosts
+from mira_vectorstores.engine.query.filters import combine, parse_where, parse_where_document
+from mira_vectorstores.engine.replica import Replica
+from mira_vectorstores.engine.storage.codecs import choose_codec, decode
+from mira_vectorstores.engine.storage.objects import ObjectStore
 from mira_vectorstores.engine.types import (
     DuplicatePair,
     FilterDict,
     FusionMethod,
+    ObjectInfo,
     Record,
     RecordId,
     SearchHit,
     SearchMode,
     Vector,
 )
-from mira_vectorstores.engine.writing import prepare_update, prepare_upsert
+from mira_vectorstores.engine.writes.batch import WriteBatch, prepare_update, prepare_upsert
+from mira_vectorstores.engine.writes.validate import check_vectors
 
 logger = logging.getLogger(__name__)
+DEFAULT = "default"
+_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,510}[a-zA-Z0-9]$")
+_OPEN_STORES: weakref.WeakSet[HybridStore] = weakref.WeakSet()
 
 
-
-class HybridStore(ObjectMethods):
+class HybridStore:
     """Chroma-backed records with FAISS + BM25 mirrors: hybrid, filtered, boosted search.
 
     ``HybridStore("notes")`` is an embedded, persistent store under ``./mira_data`` using the
@@ -49,6 +65,149 @@ class HybridStore(ObjectMethods):
         ['c']
         >>> store.close()
     """
+
+    def __init__(
+        self,
+        name: str = "mira",
+        *,
+        path: str | Path | None = "./mira_data",
+        host: str | None = None,
+        port: int = 8000,
+        embedder: Embedder | Literal["default"] | None = DEFAULT,
+        config: StoreConfig | None = None,
+        boosts: Sequence[BoostLike] | None = None,
+        mirror_dir: str | Path | None = None,
+    ) -> None:
+        """Open or create a store.
+
+        Args:
+            name: the Chroma collection (3-512 chars of ``[a-zA-Z0-9._-]``).
+            path: folder of the embedded store; ``None`` (and no ``host``) keeps it in memory.
+            host: a Chroma server (``chroma run``); ``path`` is then ignored.
+            port: the server's port.
+            embedder: turns text into vectors; ``"default"`` is the bundled MiniLM, ``None``
+                means vectors only (text still feeds BM25).
+            config: tuning; see ``StoreConfig``.
+            boosts: default boost rules for every search (a search can override them).
+            mirror_dir: where mirrors persist; defaults to ``<path>/mira/<name>`` when
+                embedded, and to nowhere (rebuilt at open) otherwise.
+
+        Raises:
+            ConfigError: for a bad name or option.
+            EmbeddingMismatchError: when the store was built with another embedder.
+            StoreUnavailableError: when the server cannot be reached.
+        """
+        if not isinstance(name, str) or not _NAME.match(name):
+            msg = f"store name must be 3-512 characters of [a-zA-Z0-9._-], starting and ending alphanumeric; got {name!r}"
+            raise ConfigError(msg)
+        self.name = name
+        self.config = config or StoreConfig()
+        self.embedder: Embedder | None = MiniLMEmbedder() if embedder == DEFAULT else embedder  # type: ignore[assignment]
+        self.default_boosts = parse_boosts(boosts)
+        self._lock = threading.RLock()
+        self._closed = False
+        self._replica = Replica.open(
+            name, path=path, host=host, port=port, embedder=self.embedder, config=self.config, mirror_dir=mirror_dir
+        )
+        folder = self._replica.folder
+        self.objects = ObjectStore.for_storage(self._replica.storage, None if folder is None else folder / "objects")
+        _OPEN_STORES.add(self)
+
+    # -- factories -------------------------------------------------------------------------
+    @classmethod
+    def in_memory(
+        cls,
+        name: str | None = None,
+        *,
+        embedder: Embedder | Literal["default"] | None = DEFAULT,
+        config: StoreConfig | None = None,
+        boosts: Sequence[BoostLike] | None = None,
+    ) -> Self:
+        """A store that lives in this process only (tests, notebooks); a fresh name by default."""
+        return cls(name or f"mem-{uuid.uuid4().hex[:12]}", path=None, embedder=embedder, config=config, boosts=boosts)
+
+    @classmethod
+    def persistent(
+        cls,
+        path: str | Path,
+        name: str = "mira",
+        *,
+        embedder: Embedder | Literal["default"] | None = DEFAULT,
+        config: StoreConfig | None = None,
+        boosts: Sequence[BoostLike] | None = None,
+    ) -> Self:
+        """An embedded store persisted under ``path`` (Chroma data and mirrors)."""
+        return cls(name, path=path, embedder=embedder, config=config, boosts=boosts)
+
+    @classmethod
+    def connect(
+        cls,
+        host: str,
+        port: int = 8000,
+        name: str = "mira",
+        *,
+        embedder: Embedder | Literal["default"] | None = DEFAULT,
+        config: StoreConfig | None = None,
+        boosts: Sequence[BoostLike] | None = None,
+        mirror_dir: str | Path | None = None,
+    ) -> Self:
+        """A store on a Chroma server (``chroma run --path DIR --port P``)."""
+        return cls(name, host=host, port=port, embedder=embedder, config=config, boosts=boosts, mirror_dir=mirror_dir)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def refresh(self, *, full: bool = False) -> None:
+        """Catch up with writes made by other processes (one cheap read when nothing changed).
+
+        Args:
+            full: re-read everything from Chroma; catches writes of plain Chroma clients,
+                which do not announce themselves.
+        """
+        with self._lock:
+            self._replica.refresh(full=full)
+
+    def flush(self) -> None:
+        """Persist the mirrors now (also done by ``close`` and at interpreter exit)."""
+        with self._lock:
+            self._replica.flush()
+
+    def close(self) -> None:
+        """Persist the mirrors and release the store (an in-memory store's data is dropped)."""
+        with self._lock:
+            if self._closed:
+                return
+            if self._replica.ephemeral:
+                self.objects.drop()
+            self._replica.close()
+            self._closed = True
+            _OPEN_STORES.discard(self)
+
+    def __enter__(self) -> Self:
+        """Use as a context manager; closes on exit."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Close the store."""
+        self.close()
+
+    # -- properties -----------------------------------------------------------------------
+    @property
+    def dimension(self) -> int | None:
+        """Vector length (``None`` until known for a vectors-only store)."""
+        return self._replica.dimension
+
+    def count(self) -> int:
+        """Records in the store."""
+        with self._lock:
+            self._check_open()
+            mirrors = self._replica.mirrors
+            return 0 if mirrors is None else mirrors.records.live_count
+
+    def embed_query(self, text: str) -> Vector:
+        """Embed a query with the store's embedder."""
+        if self.embedder is None:
+            msg = "this store has no embedder; pass vector= with the query"
+            raise InvalidInputError(msg)
+        return np.asarray(self.embedder.embed_query(text), dtype=np.float32)
 
     # -- writes ---------------------------------------------------------------------------
     def add(
@@ -75,13 +234,14 @@ class HybridStore(ObjectMethods):
         """
         with self._lock:
             self._check_open()
-            if ids is not None and self._mirrors is not None:
-                taken = [i for i in ids if isinstance(i, str) and i in self._mirrors.records.row_of]
+            mirrors = self._replica.mirrors
+            if ids is not None and mirrors is not None:
+                taken = [i for i in ids if isinstance(i, str) and i in mirrors.records.row_of]
                 if taken:
                     msg = f"ids already exist: {taken[:5]}; use upsert() to replace records"
                     raise InvalidInputError(msg)
-            batch = prepare_upsert(self._mirrors, self.embedder, texts=texts, ids=ids, metadatas=metadatas, vectors=vectors)
-            return self._commit(batch)
+            batch = prepare_upsert(mirrors, self.embedder, texts=texts, ids=ids, metadatas=metadatas, vectors=vectors)
+            return self._write(batch)
 
     def upsert(
         self,
@@ -96,8 +256,10 @@ class HybridStore(ObjectMethods):
         """
         with self._lock:
             self._check_open()
-            batch = prepare_upsert(self._mirrors, self.embedder, texts=texts, ids=ids, metadatas=metadatas, vectors=vectors)
-            return self._commit(batch)
+            batch = prepare_upsert(
+                self._replica.mirrors, self.embedder, texts=texts, ids=ids, metadatas=metadatas, vectors=vectors
+            )
+            return self._write(batch)
 
     def update(
         self,
@@ -115,8 +277,10 @@ class HybridStore(ObjectMethods):
         """
         with self._lock:
             self._check_open()
-            batch = prepare_update(self._mirrors, self.embedder, ids=ids, texts=texts, metadatas=metadatas, vectors=vectors)
-            self._commit(batch)
+            batch = prepare_update(
+                self._replica.mirrors, self.embedder, ids=ids, texts=texts, metadatas=metadatas, vectors=vectors
+            )
+            self._write(batch)
 
     def delete(
         self,
@@ -139,42 +303,14 @@ class HybridStore(ObjectMethods):
             if ids is None and not where and not where_document:
                 msg = "delete() needs ids or a filter; call clear() to delete every record"
                 raise InvalidInputError(msg)
-            targets = self._resolve(ids, where, where_document)
-            return self._delete_ids(targets)
+            return self._delete(self._matching(ids, where, where_document))
 
     def clear(self) -> int:
         """Delete every record; returns how many there were."""
         with self._lock:
             self._check_open()
-            return self._delete_ids(list(self._mirrors.records.row_of) if self._mirrors else [])
-
-    def _delete_ids(self, targets: list[str]) -> int:
-        if not targets or self._mirrors is None:
-            return 0
-        objects = [info for info in (self._object_of(i) for i in targets) if info is not None]
-        self._bump_generation()
-        try:
-            self._storage.delete(targets)
-        except Exception:
-            sync.reconcile(self._storage, self._mirrors)
-            raise
-        deleted = self._mirrors.apply_delete(targets)
-        self._release(objects)
-        return len(deleted)
-
-    def _resolve(self, ids: Sequence[str] | None, where: FilterDict | None, where_document: FilterDict | None) -> list[str]:
-        """Live ids matching ids and filters, in ids order or else row order."""
-        node = combine(parse_where(where), parse_where_document(where_document))
-        if ids is not None and isinstance(ids, str):
-            msg = "ids must be a list of strings, got a single str; wrap it in a list"
-            raise InvalidInputError(msg)
-        if self._mirrors is None:
-            return []
-        records = self._mirrors.records
-        if ids is None:
-            return [records.ids[r] for r in np.flatnonzero(records.allowed(node))]  # type: ignore[misc]
-        mask = records.allowed(node)
-        return [i for i in dict.fromkeys(ids) if i in records.row_of and mask[records.row_of[i]]]
+            mirrors = self._replica.mirrors
+            return self._delete(list(mirrors.records.row_of) if mirrors else [])
 
     # -- reads ----------------------------------------------------------------------------
     def get(
@@ -202,20 +338,9 @@ class HybridStore(ObjectMethods):
             if (limit is not None and limit < 0) or offset < 0:
                 msg = f"limit and offset must be >= 0, got limit={limit}, offset={offset}"
                 raise InvalidInputError(msg)
-            chosen = self._resolve(ids, where, where_document)[offset : None if limit is None else offset + limit]
-            return [self._record(i, include_embeddings=include_embeddings) for i in chosen]
-
-    def _record(self, record_id: str, *, include_embeddings: bool) -> Record:
-        assert self._mirrors is not None
-        row = self._mirrors.records.row_of[record_id]
-        meta = self._mirrors.records.metas[row]
-        return Record(
-            id=RecordId(record_id),
-            document=self._mirrors.records.docs[row],
-            metadata=user_metadata(meta),  # type: ignore[arg-type]
-            embedding=self._mirrors.dense.vectors[row].copy() if include_embeddings else None,
-            object=search_pipeline.object_info(meta),
-        )
+            chosen = self._matching(ids, where, where_document)[offset : None if limit is None else offset + limit]
+            mirrors = self._replica.mirrors
+            return [] if mirrors is None else [mirrors.record(i, include_embedding=include_embeddings) for i in chosen]
 
     def search(
         self,
@@ -275,7 +400,7 @@ class HybridStore(ObjectMethods):
             query_vector = self._query_vector(self.embed_query(query))
         else:
             query_vector = None
-        plan = search_pipeline.SearchPlan(
+        plan = pipeline.SearchPlan(
             text=query,
             vector=query_vector,
             k=k,
@@ -294,15 +419,9 @@ class HybridStore(ObjectMethods):
         )
         with self._lock:
             self._check_open()
-            self._maybe_refresh()
-            if self._mirrors is None:
-                return []
-            return search_pipeline.run(self._mirrors, plan)
-
-    def _query_vector(self, vector: Sequence[float] | Vector) -> Vector:
-        from mira_vectorstores.engine.writes import check_vectors
-
-        return check_vectors(np.asarray(vector, dtype=np.float32).reshape(1, -1), 1, self.dimension, what="vector")[0]
+            self._replica.maybe_refresh()
+            mirrors = self._replica.mirrors
+            return [] if mirrors is None else pipeline.run(mirrors, plan)
 
     def find_duplicates(self, threshold: float = 0.95, *, where: FilterDict | None = None) -> list[DuplicatePair]:
         """Pairs of records whose cosine similarity is at least ``threshold`` (FAISS range search).
@@ -316,11 +435,125 @@ class HybridStore(ObjectMethods):
         node = parse_where(where)
         with self._lock:
             self._check_open()
-            if self._mirrors is None:
-                return []
-            records = self._mirrors.records
-            rows = np.flatnonzero(records.allowed(node))
-            pairs = self._mirrors.dense.range_pairs(rows, threshold)
-            out = [DuplicatePair(RecordId(records.ids[a]), RecordId(records.ids[b]), s) for a, b, s in pairs]  # type: ignore[arg-type]
-        return sorted(out, key=lambda p: (-p.similarity, p.first, p.second))
+            mirrors = self._replica.mirrors
+            return [] if mirrors is None else mirrors.duplicate_pairs(node, threshold)
 
+    # -- raw objects ----------------------------------------------------------------------
+    def put_object(
+        self,
+        obj: object,
+        *,
+        id: str | None = None,
+        content_type: str | None = None,
+        description: str | None = None,
+        metadata: Mapping[str, object] | None = None,
+        embedding: Sequence[float] | Vector | None = None,
+        codec: str | None = None,
+    ) -> RecordId:
+        """Store any object by id: bytes, text, JSON, NumPy arrays, or (``codec="pickle"``) pickled.
+
+        The object is searchable by ``description`` (text and JSON objects fall back to their
+        own text) and returned byte-exact by ``get_object``. Putting an existing id replaces it.
+
+        Returns:
+            The object's id.
+
+        Raises:
+            ObjectCodecError: when no safe codec fits (pass ``codec="pickle"`` to pickle it).
+            InvalidInputError: when there is neither a description/text nor an embedding.
+        """
+        chosen = choose_codec(obj, codec)
+        data = chosen.encode(obj)
+        text = description if description is not None else (chosen.render(obj) if chosen.render else None)
+        if text is None and embedding is None:
+            msg = f"a {chosen.name} object needs description= (to be searchable) or embedding="
+            raise InvalidInputError(msg)
+        with self._lock:
+            self._check_open()
+            reserved = self.objects.describe(data, chosen, content_type)
+            batch = prepare_upsert(
+                self._replica.mirrors,
+                self.embedder,
+                texts=None if text is None else [text],
+                ids=None if id is None else [id],
+                metadatas=[metadata],
+                vectors=None if embedding is None else [embedding],
+                reserved=[reserved],
+            )
+            self.objects.put(data, reserved)
+            return self._write(batch)[0]
+
+    def get_object(self, id: str, *, allow_pickle: bool = False) -> object:
+        """The object stored under ``id``, decoded.
+
+        Raises:
+            RecordNotFoundError: no object has this id.
+            CorruptedObjectError: the payload is missing or fails its sha256.
+            UnsafeDeserializationError: a pickled object without ``allow_pickle=True``.
+        """
+        data, info = self.get_object_bytes(id)
+        return decode(data, info.codec, allow_pickle=allow_pickle, record_id=id)
+
+    def get_object_bytes(self, id: str) -> tuple[bytes, ObjectInfo]:
+        """The raw payload bytes (verified) and what they are."""
+        with self._lock:
+            self._check_open()
+            info = self._replica.mirrors.object_of(id) if self._replica.mirrors else None
+        if info is None:
+            msg = f"no object with id {id!r} in store {self.name!r}"
+            raise RecordNotFoundError(msg)
+        return self.objects.read(info, id), info
+
+    # -- the parts in sequence ------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            msg = f"store {self.name!r} is closed; open a new HybridStore"
+            raise InvalidInputError(msg)
+
+    def _write(self, batch: WriteBatch) -> list[RecordId]:
+        """Commit a validated batch; payloads of objects it replaced go when nothing uses them."""
+        replaced = self._objects_of(batch.ids)
+        self._replica.commit(batch)
+        self._release(replaced)
+        return [RecordId(i) for i in batch.ids]
+
+    def _delete(self, ids: list[str]) -> int:
+        """Delete live records and the payloads nothing else uses."""
+        deleted = self._objects_of(ids)
+        count = self._replica.delete(ids)
+        self._release(deleted)
+        return count
+
+    def _objects_of(self, ids: Sequence[str]) -> list[ObjectInfo]:
+        mirrors = self._replica.mirrors
+        if mirrors is None:
+            return []
+        return [info for info in map(mirrors.object_of, ids) if info is not None]
+
+    def _release(self, infos: list[ObjectInfo]) -> None:
+        mirrors = self._replica.mirrors
+        if infos and mirrors is not None:
+            self.objects.release(infos, mirrors.payload_digests())
+
+    def _matching(self, ids: Sequence[str] | None, where: FilterDict | None, where_document: FilterDict | None) -> list[str]:
+        """Live ids matching ids and filters, in ids order or else row order."""
+        node = combine(parse_where(where), parse_where_document(where_document))
+        if ids is not None and isinstance(ids, str):
+            msg = "ids must be a list of strings, got a single str; wrap it in a list"
+            raise InvalidInputError(msg)
+        mirrors = self._replica.mirrors
+        return [] if mirrors is None else mirrors.records.matching(ids, node)
+
+    def _query_vector(self, vector: Sequence[float] | Vector) -> Vector:
+        """A query vector checked like a stored one (finite, the store's dimension) and unit-normalised."""
+        return check_vectors(np.asarray(vector, dtype=np.float32).reshape(1, -1), 1, self.dimension, what="vector")[0]
+
+
+@atexit.register
+def _flush_open_stores() -> None:
+    # Mirrors are derived data: saving them at exit only spares the next open a reconcile.
+    for store in list(_OPEN_STORES):
+        try:
+            store.flush()
+        except Exception:
+            logger.warning("could not save the mirrors of %r at exit", store.name, exc_info=True)

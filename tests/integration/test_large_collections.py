@@ -27,7 +27,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, data: tuple[np.ndarray, list
     vectors, metas = data
     store = HybridStore.persistent(path, "large", embedder=None)
     store.add(ids=[f"r{i}" for i in range(N)], vectors=vectors, metadatas=metas)
-    assert store._storage.count() == N
+    assert store._replica.storage.count() == N
     store.close()
     return path
 
@@ -70,7 +70,7 @@ def test_unfiltered_recall_of_the_index(store: HybridStore, data: tuple[np.ndarr
         query = unit_vectors(1, DIM, seed=200 + seed)[0]
         found += len({h.id for h in store.search(vector=query, k=10)} & set(_truth(vectors, everything, query)))
     recall = found / 200
-    assert store._mirrors.dense.kind.value == store.config.faiss.index_kind.value
+    assert store._replica.mirrors.dense.kind.value == store.config.faiss.index_kind.value
     assert recall >= (1.0 if store.config.faiss.index_kind is IndexKind.FLAT else 0.9), recall
 
 
@@ -91,7 +91,7 @@ def test_delete_and_get_of_40k_rows(tmp_path: Path) -> None:
     store = HybridStore.persistent(tmp_path, "many", embedder=None)
     store.add(ids=[f"m{i}" for i in range(n)], vectors=unit_vectors(n, 8, seed=3), metadatas=[{"keep": i < 5_000} for i in range(n)])
     assert store.delete(where={"keep": False}) == 40_000
-    assert store._storage.count() == 5_000 == store.count()
+    assert store._replica.storage.count() == 5_000 == store.count()
     store.close()
     reopened = HybridStore.persistent(tmp_path, "many", embedder=None)
     assert reopened.count() == 5_000 and reopened.get(["m40000"]) == []

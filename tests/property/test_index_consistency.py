@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from mira_vectorstores import FaissConfig, HashingEmbedder, HybridStore, StoreConfig
-from mira_vectorstores.engine.records import RESERVED_PREFIX
+from mira_vectorstores.engine.reserved import RESERVED_PREFIX
 
 IDS = st.sampled_from([f"r{i}" for i in range(12)])
 WORDS = ["apple", "banana", "cherry", "delta", "echo", "fox", "golf", "hotel"]
@@ -87,8 +87,8 @@ class StoreMachine(RuleBasedStateMachine):
 
     @invariant()
     def everything_agrees(self) -> None:
-        mirrors = self.store._mirrors
-        chroma = self.store._storage.collection.get(include=["documents", "metadatas", "embeddings"])
+        mirrors = self.store._replica.mirrors
+        chroma = self.store._replica.storage.collection.get(include=["documents", "metadatas", "embeddings"])
         chroma_records = {
             i: (d, {k: v for k, v in m.items() if not k.startswith(RESERVED_PREFIX)})
             for i, d, m in zip(chroma["ids"], chroma["documents"], chroma["metadatas"], strict=True)

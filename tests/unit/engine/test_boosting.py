@@ -1,4 +1,4 @@
-"""Tests of ``engine/boosting.py``: the three rule types, their product, JSON and validation."""
+"""Tests of ``engine/query/boosting.py``: the three rule types, their product, JSON and validation."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from mira_vectorstores.engine.boosting import (
+from mira_vectorstores.engine.query.boosting import (
     FieldBoost,
     RecencyBoost,
     ThresholdBoost,

@@ -175,7 +175,7 @@ def test_chroma_config_rejects_degenerate_graphs(field: str, value: object) -> N
 
 
 def test_a_new_collection_gets_the_configured_chroma_index() -> None:
-    from mira_vectorstores.engine.storage import ChromaStorage
+    from mira_vectorstores.engine.storage.chroma import ChromaStorage
 
     config = ChromaConfig(hnsw_max_neighbors=6, hnsw_ef_construction=24)
     storage = ChromaStorage.open(name="chroma-config", path=None, host=None, port=0, config=config)

@@ -21,7 +21,7 @@ from mira_vectorstores import (
 
 
 def _snapshot(store: HybridStore, tmp_path: Path) -> tuple:
-    raw = store._storage.collection.get(include=["documents", "metadatas", "embeddings"])
+    raw = store._replica.storage.collection.get(include=["documents", "metadatas", "embeddings"])
     files = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("objects/*/*"))
     return (
         raw["ids"],
@@ -29,7 +29,7 @@ def _snapshot(store: HybridStore, tmp_path: Path) -> tuple:
         raw["metadatas"],
         np.asarray(raw["embeddings"]).tobytes(),
         [(r.id, r.document, r.metadata) for r in store.get()],
-        store._storage.state(),
+        store._replica.storage.state(),
         files,
     )
 

@@ -1,4 +1,4 @@
-"""Tests of ``engine/filters.py``: parsing, evaluation on a hand-built table, and Chroma as oracle."""
+"""Tests of ``engine/query/filters.py``: parsing, evaluation on a hand-built table, and Chroma as oracle."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mira_vectorstores.engine.errors import FilterError, InvalidInputError
-from mira_vectorstores.engine.filters import (
+from mira_vectorstores.engine.query.filters import (
     All,
     And,
     DocumentOp,
@@ -22,7 +22,7 @@ from mira_vectorstores.engine.filters import (
     parse_where,
     parse_where_document,
 )
-from mira_vectorstores.engine.records import RecordsMirror
+from mira_vectorstores.engine.mirrors.records import RecordsMirror
 
 
 # ----------------------------------------------------------------------------- helpers

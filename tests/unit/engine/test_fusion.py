@@ -1,4 +1,4 @@
-"""Tests of ``engine/fusion.py``: RRF, weighted / DBSF fusion, normalisation and MMR."""
+"""Tests of ``engine/query/fusion.py``: RRF, weighted / DBSF fusion, normalisation and MMR."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from mira_vectorstores.engine.fusion import (
+from mira_vectorstores.engine.query.fusion import (
     maximal_marginal_relevance,
     normalise_dbsf,
     normalise_min_max,

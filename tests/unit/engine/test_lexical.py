@@ -1,4 +1,4 @@
-"""Tests of ``engine/lexical.py``: query tokens as bm25s makes them, and scores by row."""
+"""Tests of ``engine/mirrors/lexical.py``: query tokens as bm25s makes them, and scores by row."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mira_vectorstores.engine.config import LexicalConfig
-from mira_vectorstores.engine.lexical import LexicalIndex
+from mira_vectorstores.engine.mirrors.lexical import LexicalIndex
 
 QUERIES = [
     "The cats are running!",

@@ -1,4 +1,4 @@
-"""Tests of ``engine/records.py``: the packed snapshot columns and the mirror they load into."""
+"""Tests of ``engine/mirrors/records.py``: the packed snapshot columns and the mirror they load into."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mira_vectorstores.engine.filters import parse_where
-from mira_vectorstores.engine.records import Packed, RecordsMirror
+from mira_vectorstores.engine.query.filters import parse_where
+from mira_vectorstores.engine.mirrors.records import Packed, RecordsMirror
 
 IDS = ["a", "b", "c", "d", "é-ü"]
 DOCS = ["first", None, "", "fourth text ✓", "fifth"]

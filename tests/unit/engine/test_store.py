@@ -39,7 +39,7 @@ def _fill(store: HybridStore) -> list[str]:
 def test_add_returns_ids_and_count(store: HybridStore) -> None:
     assert _fill(store) == [f"d{i}" for i in range(6)]
     assert store.count() == 6
-    assert store._storage.count() == 6
+    assert store._replica.storage.count() == 6
 
 
 def test_add_generates_unique_ids(store: HybridStore) -> None:
@@ -82,7 +82,7 @@ def test_upsert_replaces_metadata_and_reembeds_only_changed(embedder: CountingEm
     assert a.metadata == {"x": 9}  # y removed: upsert replaces metadata
     assert b.metadata == {} and b.document == "gamma changed"
     # Chroma itself lost the key too
-    raw = store._storage.collection.get(ids=["a"], include=["metadatas"])["metadatas"][0]
+    raw = store._replica.storage.collection.get(ids=["a"], include=["metadatas"])["metadatas"][0]
     assert "y" not in raw and raw["x"] == 9
     assert [h.id for h in store.search("gamma changed", k=1, mode="lexical")] == ["b"]
     store.close()
@@ -114,18 +114,18 @@ def test_vectors_only_records(store: HybridStore) -> None:
 def test_large_batch_is_chunked_within_chroma_limit() -> None:
     store = HybridStore.in_memory(embedder=None)
     sizes: list[int] = []
-    original = store._storage.collection.upsert
+    original = store._replica.storage.collection.upsert
 
     def spy(**kwargs: object) -> None:
         sizes.append(len(kwargs["ids"]))  # type: ignore[arg-type]
         original(**kwargs)
 
-    store._storage.collection.upsert = spy  # type: ignore[method-assign]
+    store._replica.storage.collection.upsert = spy  # type: ignore[method-assign]
     n = 20_000
     store.add(ids=[f"r{i}" for i in range(n)], vectors=unit_vectors(n, 16), metadatas=[{"i": i} for i in range(n)])
     assert sum(sizes) == n and len(sizes) > 1
-    assert max(sizes) <= store._storage.max_batch
-    assert store._storage.count() == n == store.count()
+    assert max(sizes) <= store._replica.storage.max_batch
+    assert store._replica.storage.count() == n == store.count()
     assert len(store.get(where={"i": {"$gte": 0}})) == n
     store.close()
 
@@ -136,11 +136,11 @@ def test_delete_by_ids_filter_and_clear(store: HybridStore) -> None:
     assert store.delete(where={"pet": True}) == 2
     assert store.delete(where_document={"$contains": "bread"}) == 1
     assert sorted(r.id for r in store.get()) == ["d3", "d4"]
-    assert store._storage.count() == 2
+    assert store._replica.storage.count() == 2
     with pytest.raises(InvalidInputError, match="clear"):
         store.delete()
     assert store.clear() == 2
-    assert store.count() == 0 and store._storage.count() == 0
+    assert store.count() == 0 and store._replica.storage.count() == 0
     assert store.search("cat", k=3) == []
 
 
@@ -257,8 +257,8 @@ def test_search_makes_no_chroma_call(store: HybridStore, monkeypatch: pytest.Mon
         raise AssertionError("Chroma was called on the search path")
 
     for name in ("get", "query", "count", "peek"):
-        monkeypatch.setattr(store._storage.collection, name, boom)
-    monkeypatch.setattr(store._storage.client, "get_collection", boom)
+        monkeypatch.setattr(store._replica.storage.collection, name, boom)
+    monkeypatch.setattr(store._replica.storage.client, "get_collection", boom)
     assert store.search("cat", k=2, where={"pet": True})
     assert store.search("cat", k=2, mode="lexical", where_document={"$contains": "cat"})
 

@@ -1,4 +1,4 @@
-"""Tests of ``engine/faiss_mirror.py``: exact scans, and what save/load write and read back."""
+"""Tests of ``engine/mirrors/dense.py``: exact scans, and what save/load write and read back."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mira_vectorstores.engine.config import FaissConfig
-from mira_vectorstores.engine.faiss_mirror import FaissMirror
+from mira_vectorstores.engine.mirrors.dense import FaissMirror
 from mira_vectorstores.engine.types import IndexKind
 
 DIM = 16
@@ -126,7 +126,7 @@ def test_an_hnsw_mirror_rebuilt_smaller_falls_back_to_flat_with_its_own_vectors(
 
 
 def test_a_filtered_hnsw_search_widens_its_beam_by_the_allowed_fraction() -> None:
-    from mira_vectorstores.engine.faiss_mirror import FILTERED_EF_SEARCH_CAP
+    from mira_vectorstores.engine.mirrors.dense import FILTERED_EF_SEARCH_CAP
 
     mirror = FaissMirror(DIM, FaissConfig(index_kind="hnsw", hnsw_ef_search=64))
     mirror.append(_unit(100), 100)

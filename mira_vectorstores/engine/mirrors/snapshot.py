@@ -1,12 +1,11 @@
-"""Keeping the mirrors equal to Chroma: the manifest, save/load, and reconcile.
+"""Snapshot files of the mirrors: the manifest, save and verified load.
 
 Files live in ``<mirror_dir>/snap-<id>/`` and ``<mirror_dir>/manifest.json`` names the
 current snapshot with the generation it matches and a checksum (xxh3-64) of every file. A save writes a
 new snapshot, fsyncs, then atomically replaces the manifest, so a crash leaves either the
 old or the new snapshot, never a mix. On open, a manifest whose generation and count equal
-Chroma's means the files are current; otherwise the (id, revision) pairs are compared with
-Chroma's and only the differing records are fetched (DESIGN.md decision 3). A file that is
-missing, truncated or fails its checksum makes the mirrors rebuild from Chroma.
+Chroma's means the files are current; otherwise ``catch_up`` brings them level. A file that is missing, truncated or
+fails its checksum makes the mirrors rebuild from Chroma.
 """
 
 from __future__ import annotations
@@ -22,17 +21,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import xxhash
 
 from mira_vectorstores.engine.config import StoreConfig
-from mira_vectorstores.engine.mirrors import Mirrors
-from mira_vectorstores.engine.records import RESERVED_PREFIX, RecordsMirror
-from mira_vectorstores.engine.storage import ChromaStorage
+from mira_vectorstores.engine.mirrors.mirror_set import Mirrors
+from mira_vectorstores.engine.mirrors.records import RecordsMirror
 
 logger = logging.getLogger(__name__)
 FORMAT = 2  # 1: records as one JSON document; 2: packed records, xxh3 checksums
-REV_KEY = RESERVED_PREFIX + "rev"
 
 
 class MirrorFilesError(Exception):
@@ -154,45 +150,3 @@ def load(folder: Path, manifest: Manifest, config: StoreConfig) -> Mirrors:
         if collecting:
             gc.enable()
     return mirrors
-
-
-def rebuild(storage: ChromaStorage, dimension: int, config: StoreConfig) -> Mirrors:
-    """Fresh mirrors read page by page from Chroma."""
-    mirrors = Mirrors(dimension, config)
-    for page in storage.pages():
-        if page.embeddings is None:
-            continue
-        mirrors.apply_upsert(page.ids, page.documents, page.metadatas, _unit(page.embeddings))
-    return mirrors
-
-
-def reconcile(storage: ChromaStorage, mirrors: Mirrors) -> tuple[int, int]:
-    """Bring the mirrors level with Chroma by comparing (id, revision) pairs.
-
-    Returns:
-        (records fetched again, records dropped).
-    """
-    seen: set[str] = set()
-    changed: list[str] = []
-    for page in storage.pages(metadata_only=True):
-        for record_id, meta in zip(page.ids, page.metadatas, strict=True):
-            seen.add(record_id)
-            rev = meta.get(REV_KEY)
-            if rev is None or rev != mirrors.records.rev(record_id):
-                changed.append(record_id)
-    gone = [i for i in mirrors.records.row_of if i not in seen]
-    mirrors.apply_delete(gone)
-    for page in storage.pages(ids=changed):
-        if page.embeddings is not None and page.ids:
-            mirrors.apply_upsert(page.ids, page.documents, page.metadatas, _unit(page.embeddings))
-    logger.debug("reconciled: %d fetched, %d dropped", len(changed), len(gone))
-    return len(changed), len(gone)
-
-
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    # Our writers store unit vectors: leave those bit-exact (re-dividing by a norm of
-    # 0.99999994 would change last bits and reorder ties); normalise plain Chroma writes.
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    norms[(norms == 0) | (np.abs(norms - 1.0) < 1e-5)] = 1.0
-    return np.ascontiguousarray(vectors / norms, dtype=np.float32)

@@ -21,22 +21,8 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from mira_vectorstores.engine.filters import Column, Mask, Node
-
-RESERVED_PREFIX = "_mira_"
-
-
-def user_metadata(metadata: Mapping[str, object]) -> dict[str, object]:
-    """The metadata a caller wrote, without the store's reserved keys (lists copied, so a
-    caller editing a returned list cannot change the mirror).
-    """
-    # ``k[0] != "_"`` first: most keys are decided without the slower ``startswith``.
-    return {
-        k: list(v) if type(v) is list else v
-        for k, v in metadata.items()
-        if k[:1] != "_" or not k.startswith(RESERVED_PREFIX)
-    }
-
+from mira_vectorstores.engine import reserved
+from mira_vectorstores.engine.query.filters import Column, Mask, Node
 
 class Packed(Sequence[Any]):
     """A read-only column of strings (or JSON objects) packed in one blob, decoded per row."""
@@ -174,7 +160,7 @@ class RecordsMirror:
     def rev(self, record_id: str) -> object:
         """The stored revision of a live record (``None`` when absent)."""
         row = self.row_of.get(record_id)
-        return None if row is None else self.metas[row].get(RESERVED_PREFIX + "rev")
+        return None if row is None else self.metas[row].get(reserved.REV)
 
     def append(self, ids: Sequence[str], docs: Sequence[str | None], metas: Sequence[dict[str, object]]) -> list[int]:
         """Add rows for new records (their ids must not be live); returns the new rows."""
@@ -222,6 +208,13 @@ class RecordsMirror:
     def allowed(self, node: Node) -> Mask:
         """Live rows matching a filter."""
         return node.mask(self) & self.alive
+
+    def matching(self, ids: Sequence[str] | None, node: Node) -> list[str]:
+        """Live ids that match a filter: in ``ids`` order (unknown ids skipped), else in row order."""
+        mask = self.allowed(node)
+        if ids is None:
+            return [self.ids[row] for row in np.flatnonzero(mask)]
+        return [i for i in dict.fromkeys(ids) if i in self.row_of and mask[self.row_of[i]]]
 
     def dead_count(self) -> int:
         """Rows held by deleted records."""

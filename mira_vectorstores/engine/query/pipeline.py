@@ -11,24 +11,26 @@ import math
 import time
 from dataclasses import dataclass
 from operator import itemgetter
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mira_vectorstores.engine.boosting import BoostRule, apply_boost, boost_factor
+from mira_vectorstores.engine.query.boosting import BoostRule, apply_boost, boost_factor
 from mira_vectorstores.engine.errors import InvalidInputError
-from mira_vectorstores.engine.filters import All, Node, combine
-from mira_vectorstores.engine.fusion import maximal_marginal_relevance, reciprocal_rank_fusion, weighted_fusion
-from mira_vectorstores.engine.mirrors import Mirrors
-from mira_vectorstores.engine.records import RESERVED_PREFIX, user_metadata
+from mira_vectorstores.engine.query.filters import All, Node, combine
+from mira_vectorstores.engine.query.fusion import maximal_marginal_relevance, reciprocal_rank_fusion, weighted_fusion
+from mira_vectorstores.engine.reserved import object_info, user_metadata
 from mira_vectorstores.engine.types import (
     FusionMethod,
-    ObjectInfo,
     RecordId,
     ScoreBreakdown,
     SearchHit,
     SearchMode,
     Vector,
 )
+
+if TYPE_CHECKING:  # the pipeline reads the mirrors it is given; it never builds, loads or saves them
+    from mira_vectorstores.engine.mirrors.mirror_set import Mirrors
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,17 +222,4 @@ def hydrate(mirrors: Mirrors, row: int, score: float, scores: ScoreBreakdown) ->
         score=score,
         scores=scores,
         object=object_info(meta),
-    )
-
-
-def object_info(meta: dict[str, object]) -> ObjectInfo | None:
-    """The raw-object fields of a record's metadata, if it is an object."""
-    digest = meta.get(RESERVED_PREFIX + "sha256")
-    if digest is None:
-        return None
-    return ObjectInfo(
-        content_type=str(meta[RESERVED_PREFIX + "ctype"]),
-        codec=str(meta[RESERVED_PREFIX + "codec"]),
-        size=int(meta[RESERVED_PREFIX + "size"]),  # type: ignore[call-overload]
-        sha256=str(digest),
     )

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mira_vectorstores.engine.reserved import REV, is_reserved
 from mira_vectorstores.engine.embeddings import Embedder
 from mira_vectorstores.engine.errors import InvalidInputError, RecordNotFoundError
-from mira_vectorstores.engine.mirrors import Mirrors
-from mira_vectorstores.engine.records import RESERVED_PREFIX
+from mira_vectorstores.engine.mirrors.mirror_set import Mirrors
 from mira_vectorstores.engine.types import Vector
-from mira_vectorstores.engine.writes import check_ids, check_lengths, check_texts, check_vectors, clean_metadata
+from mira_vectorstores.engine.writes.validate import check_ids, check_lengths, check_texts, check_vectors, clean_metadata
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +32,7 @@ class WriteBatch:
         """Metadata for Chroma: the revision stamped in, removed keys set to None (deletes them)."""
         out = []
         for meta, removed in zip(self.metadatas, self.removed_keys, strict=True):
-            meta[RESERVED_PREFIX + "rev"] = rev
+            meta[REV] = rev
             out.append({**dict.fromkeys(removed), **meta})
         return out
 
@@ -87,7 +87,7 @@ def prepare_update(
     for i, record_id in enumerate(record_ids):
         old = mirrors.records.metas[rows[record_id]]
         docs.append(texts[i] if texts is not None else mirrors.records.docs[rows[record_id]])
-        merged = {k: v for k, v in old.items() if not k.startswith(RESERVED_PREFIX)}
+        merged = {k: v for k, v in old.items() if not is_reserved(k)}
         change = (metadatas or [None] * n)[i] or {}
         if not isinstance(change, Mapping):
             msg = f"metadatas[{i}] must be a dict, got {type(change).__name__}"
@@ -95,7 +95,7 @@ def prepare_update(
         for key, value in change.items():
             merged.pop(key, None) if value is None else merged.__setitem__(key, value)
         metas.append(clean_metadata(merged, f"metadatas[{i}]"))
-        reserved.append({k: v for k, v in old.items() if k.startswith(RESERVED_PREFIX) and k != RESERVED_PREFIX + "rev"})
+        reserved.append({k: v for k, v in old.items() if is_reserved(k) and k != REV})
     given = None if vectors is None else check_vectors(vectors, n, mirrors.dimension)
     return _assemble(mirrors, embedder, record_ids, docs, metas, given, reserved)
 
@@ -154,6 +154,6 @@ def _assemble(
     for i, record_id in enumerate(ids):
         row = mirrors.records.row_of.get(record_id) if mirrors else None
         old_keys = mirrors.records.metas[row].keys() if row is not None and mirrors else ()
-        removed.append([k for k in old_keys if k not in full[i] and k != RESERVED_PREFIX + "rev"])
+        removed.append([k for k in old_keys if k not in full[i] and k != REV])
     matrix = np.stack(vectors) if n else np.zeros((0, _dimension(mirrors, embedder) or 0), dtype=np.float32)  # type: ignore[arg-type]
     return WriteBatch(ids, docs, full, matrix.astype(np.float32), removed, len(to_embed))

@@ -7,14 +7,17 @@ Both the write path and the reconcile path change them only through ``apply_upse
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 
+from mira_vectorstores.engine import reserved
 from mira_vectorstores.engine.config import StoreConfig
-from mira_vectorstores.engine.faiss_mirror import FaissMirror
-from mira_vectorstores.engine.lexical import LexicalIndex
-from mira_vectorstores.engine.records import RecordsMirror
-from mira_vectorstores.engine.types import Vector
+from mira_vectorstores.engine.mirrors.dense import FaissMirror
+from mira_vectorstores.engine.mirrors.lexical import LexicalIndex
+from mira_vectorstores.engine.mirrors.records import RecordsMirror
+from mira_vectorstores.engine.query.filters import Node
+from mira_vectorstores.engine.types import DuplicatePair, Metadata, ObjectInfo, Record, RecordId, Vector
 
 COMPACT_MIN_DEAD = 1_000
 COMPACT_DEAD_FRACTION = 0.25
@@ -34,6 +37,37 @@ class Mirrors:
     def dimension(self) -> int:
         """Vector length."""
         return self.dense.dimension
+
+    def record(self, record_id: str, *, include_embedding: bool) -> Record:
+        """A live record as ``HybridStore.get`` returns it."""
+        row = self.records.row_of[record_id]
+        meta = self.records.metas[row]
+        return Record(
+            id=RecordId(record_id),
+            document=self.records.docs[row],
+            metadata=cast(Metadata, reserved.user_metadata(meta)),
+            embedding=self.dense.vectors[row].copy() if include_embedding else None,
+            object=reserved.object_info(meta),
+        )
+
+    def object_of(self, record_id: str) -> ObjectInfo | None:
+        """The raw-object facts of a live record (``None``: unknown id, or not an object)."""
+        row = self.records.row_of.get(record_id)
+        return None if row is None else reserved.object_info(self.records.metas[row])
+
+    def payload_digests(self) -> set[str]:
+        """The sha256 of every payload a live record refers to."""
+        return {str(m[reserved.SHA256]) for m in self.records.metas if reserved.SHA256 in m}
+
+    def duplicate_pairs(self, node: Node, threshold: float) -> list[DuplicatePair]:
+        """Pairs of live records matching ``node`` whose cosine is at least ``threshold``, most similar first."""
+        ids = self.records.ids
+        rows = np.flatnonzero(self.records.allowed(node))
+        pairs = [
+            DuplicatePair(RecordId(str(ids[a])), RecordId(str(ids[b])), similarity)
+            for a, b, similarity in self.dense.range_pairs(rows, threshold)
+        ]
+        return sorted(pairs, key=lambda p: (-p.similarity, p.first, p.second))
 
     def apply_upsert(
         self, ids: Sequence[str], docs: Sequence[str | None], metas: Sequence[dict[str, object]], vectors: Vector

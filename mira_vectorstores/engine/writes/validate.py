@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from mira_vectorstores.engine.errors import DimensionMismatchError, InvalidInputError
-from mira_vectorstores.engine.records import RESERVED_PREFIX
+from mira_vectorstores.engine.reserved import RESERVED_PREFIX
 from mira_vectorstores.engine.types import Metadata, Vector
 
 _SCALARS = (str, int, float, bool)

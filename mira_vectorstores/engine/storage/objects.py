@@ -1,19 +1,14 @@
-"""Raw objects as records: payload bytes in a ``PayloadStore``, facts in reserved metadata."""
+"""``ObjectStore``: a raw object's payload bytes in a ``PayloadStore``, its facts in reserved metadata."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from mira_vectorstores.engine.errors import CorruptedObjectError
-from mira_vectorstores.engine.objects import (
-    ChromaPayloadStore,
-    Codec,
-    FilePayloadStore,
-    PayloadStore,
-    sha256,
-)
-from mira_vectorstores.engine.records import RESERVED_PREFIX
-from mira_vectorstores.engine.storage import ChromaStorage, drop_collection
+from mira_vectorstores.engine import reserved
+from mira_vectorstores.engine.storage.chroma import ChromaStorage, drop_collection
+from mira_vectorstores.engine.storage.codecs import Codec, sha256
+from mira_vectorstores.engine.storage.payloads import ChromaPayloadStore, FilePayloadStore, PayloadStore
 from mira_vectorstores.engine.types import ObjectInfo
 
 
@@ -37,17 +32,13 @@ class ObjectStore:
     @staticmethod
     def describe(data: bytes, codec: Codec, content_type: str | None) -> dict[str, object]:
         """The reserved metadata that describes a payload."""
-        digest = sha256(data)
-        return {
-            RESERVED_PREFIX + "ctype": content_type or codec.content_type,
-            RESERVED_PREFIX + "codec": codec.name,
-            RESERVED_PREFIX + "size": len(data),
-            RESERVED_PREFIX + "sha256": digest,
-        }
+        return reserved.object_metadata(
+            content_type=content_type or codec.content_type, codec=codec.name, size=len(data), sha256=sha256(data)
+        )
 
     def put(self, data: bytes, description: dict[str, object]) -> None:
         """Store a payload described by ``describe``."""
-        self.payloads.put(str(description[RESERVED_PREFIX + "sha256"]), data)
+        self.payloads.put(str(description[reserved.SHA256]), data)
 
     def read(self, info: ObjectInfo, record_id: str) -> bytes:
         """The payload, byte-exact; raises ``CorruptedObjectError`` if it changed or vanished."""

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mira_vectorstores.engine.config import LexicalConfig
-from mira_vectorstores.engine.filters import Mask
+from mira_vectorstores.engine.query.filters import Mask
 
 logger = logging.getLogger(__name__)
 # bm25s.tokenize's own pattern (its default, with which the documents are indexed).

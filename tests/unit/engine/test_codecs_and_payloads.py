@@ -1,4 +1,4 @@
-"""Tests of ``engine/objects.py``: codec choice, byte-exact round trips and the payload stores."""
+"""Tests of ``engine/storage/codecs.py`` and ``payloads.py``: codec choice, byte-exact round trips, the payload stores."""
 
 from __future__ import annotations
 
@@ -14,14 +14,8 @@ import numpy as np
 import pytest
 
 from mira_vectorstores.engine.errors import CorruptedObjectError, ObjectCodecError, UnsafeDeserializationError
-from mira_vectorstores.engine.objects import (
-    CODECS,
-    ChromaPayloadStore,
-    FilePayloadStore,
-    choose_codec,
-    decode,
-    sha256,
-)
+from mira_vectorstores.engine.storage.codecs import CODECS, choose_codec, decode, sha256
+from mira_vectorstores.engine.storage.payloads import ChromaPayloadStore, FilePayloadStore
 
 
 @dataclass

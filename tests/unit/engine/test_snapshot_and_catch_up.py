@@ -13,7 +13,7 @@ import pytest
 
 from fakes import CountingEmbedder
 from mira_vectorstores import EmbeddingMismatchError, FaissConfig, HashingEmbedder, HybridStore, StoreConfig
-from mira_vectorstores.engine import sync
+from mira_vectorstores.engine.mirrors import catch_up, snapshot
 
 TEXTS = [f"note {i} about {'cats' if i % 3 == 0 else 'dogs'} and topic {i % 5}" for i in range(300)]
 
@@ -37,13 +37,13 @@ def test_reopen_loads_mirrors_without_reading_chroma(tmp_path: Path, monkeypatch
     store = _build(tmp_path)
     before = _answers(store)
     store.close()
-    assert sync.read_manifest(tmp_path / "mira" / "notes") is not None
+    assert snapshot.read_manifest(tmp_path / "mira" / "notes") is not None
 
     def no_bulk_reads(*args: object, **kwargs: object) -> None:
         raise AssertionError("mirrors were rebuilt from Chroma instead of loaded")
 
-    monkeypatch.setattr(sync, "rebuild", no_bulk_reads)
-    monkeypatch.setattr(sync, "reconcile", no_bulk_reads)
+    monkeypatch.setattr(catch_up, "rebuild", no_bulk_reads)
+    monkeypatch.setattr(catch_up, "reconcile", no_bulk_reads)
     reopened = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32))
     assert reopened.count() == 300
     assert _answers(reopened) == before
@@ -133,7 +133,7 @@ def test_corrupt_mirror_files_trigger_a_rebuild(
     before = _answers(store)
     store.close()
     folder = tmp_path / "mira" / "notes"
-    manifest = sync.read_manifest(folder)
+    manifest = snapshot.read_manifest(folder)
     assert manifest is not None
     assert victim_name in manifest.files
     victim = folder / manifest.snapshot / victim_name
@@ -146,8 +146,8 @@ def test_corrupt_mirror_files_trigger_a_rebuild(
     else:
         victim.unlink()
     rebuilt = []
-    real_rebuild = sync.rebuild
-    monkeypatch.setattr(sync, "rebuild", lambda *a, **k: rebuilt.append(1) or real_rebuild(*a, **k))
+    real_rebuild = catch_up.rebuild
+    monkeypatch.setattr(catch_up, "rebuild", lambda *a, **k: rebuilt.append(1) or real_rebuild(*a, **k))
     reopened = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32), config=config)
     assert rebuilt == [1]
     assert reopened.count() == 300
@@ -202,7 +202,7 @@ def test_reopen_does_not_reembed(tmp_path: Path) -> None:
 def test_a_reopened_store_with_mapped_mirrors_takes_writes_and_reopens_again(tmp_path: Path) -> None:
     _build(tmp_path, HNSW).close()
     reopened = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32), config=HNSW)
-    assert reopened._mirrors.dense._mapped is not None  # the HNSW file is mapped, not read
+    assert reopened._replica.mirrors.dense._mapped is not None  # the HNSW file is mapped, not read
     reopened.add(["giraffes in the savanna"], ids=["g"], metadatas=[{"i": 300, "topic": 3}])
     reopened.update(["n3"], metadatas=[{"topic": 4}])
     reopened.upsert(["n6 now speaks of giraffes"], ids=["n6"], metadatas=[{"i": 6, "topic": 1}])
@@ -225,7 +225,7 @@ def test_a_mapped_index_is_saved_again_after_deletes_alone(tmp_path: Path) -> No
     _build(tmp_path, HNSW).close()
     reopened = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32), config=HNSW)
     reopened.delete(["n3", "n8"])  # no new vector: the mapped index is written out as it is
-    assert reopened._mirrors.dense._mapped is not None
+    assert reopened._replica.mirrors.dense._mapped is not None
     expected = _answers(reopened)
     reopened.close()
     again = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32), config=HNSW)

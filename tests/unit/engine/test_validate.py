@@ -1,4 +1,4 @@
-"""Tests of ``engine/writes.py``: ids, metadata and vectors are checked before anything is written."""
+"""Tests of ``engine/writes/validate.py``: ids, metadata and vectors are checked before anything is written."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mira_vectorstores.engine.errors import DimensionMismatchError, InvalidInputError
-from mira_vectorstores.engine.writes import check_ids, check_lengths, check_texts, check_vectors, clean_metadata
+from mira_vectorstores.engine.writes.validate import check_ids, check_lengths, check_texts, check_vectors, clean_metadata
 
 
 # ----------------------------------------------------------------------------- check_ids

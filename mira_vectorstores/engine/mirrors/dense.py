@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mira_vectorstores.engine.config import FaissConfig
-from mira_vectorstores.engine.filters import Mask
+from mira_vectorstores.engine.query.filters import Mask
 from mira_vectorstores.engine.types import IndexKind, Vector
 
 logger = logging.getLogger(__name__)

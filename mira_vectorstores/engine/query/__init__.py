@@ -1,0 +1,1 @@
+"""Pure query logic: filter parsing and evaluation, fusion, boosting, the search pipeline (no I/O)."""

@@ -1,0 +1,1 @@
+"""Durable data: Chroma access (client modes, chunked writes, paged reads), object codecs, payload stores."""
