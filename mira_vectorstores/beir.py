@@ -44,7 +44,9 @@ def load_corpus(path: Path, *, limit: int | None = None) -> list[Doc]:
         for line in handle:
             row = json.loads(line)
             text = f"{row.get('title', '')}. {row['text']}".strip(". ") if row.get("title") else row["text"]
-            meta = {k: v for k, v in (row.get("metadata") or {}).items() if isinstance(v, (str, int, float, bool))}
+            meta: dict[str, object] = {
+                k: v for k, v in (row.get("metadata") or {}).items() if isinstance(v, (str, int, float, bool))
+            }
             docs.append(Doc(str(row["_id"]), text, meta))
             if limit is not None and len(docs) >= limit:
                 break

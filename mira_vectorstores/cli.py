@@ -60,7 +60,9 @@ def demo(args: argparse.Namespace) -> int:
         _out(f"Store {name!r} under {args.path}: {store.count()} records before ingest; source: {source}")
         _ingest(store, docs)
         _out(f"{store.count()} records ready in {time.perf_counter() - started:.1f} s\n")
-        queries = DEMO_QUERIES if scifact and not args.sample else ["how does hybrid retrieval work", "cold start speed"]
+        queries = (
+            DEMO_QUERIES if scifact and not args.sample else ["how does hybrid retrieval work", "cold start speed"]
+        )
         for query in queries:
             _out(f"hybrid search: {query!r}")
             _show(store.search(query, k=3))

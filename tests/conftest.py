@@ -10,9 +10,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from mira_vectorstores import HybridStore  # noqa: E402
+from fakes import CountingEmbedder
 
-from fakes import CountingEmbedder  # noqa: E402
+from mira_vectorstores import HybridStore
 
 
 @pytest.fixture

@@ -2,14 +2,6 @@
 
 from __future__ import annotations
 
-from mira_vectorstores.engine.query.boosting import (
-    BoostRule,
-    FieldBoost,
-    RecencyBoost,
-    ThresholdBoost,
-    boosts_from_json,
-    boosts_to_json,
-)
 from mira_vectorstores.engine.config import (
     ChromaConfig,
     FaissConfig,
@@ -33,6 +25,14 @@ from mira_vectorstores.engine.errors import (
     StorageError,
     StoreUnavailableError,
     UnsafeDeserializationError,
+)
+from mira_vectorstores.engine.query.boosting import (
+    BoostRule,
+    FieldBoost,
+    RecencyBoost,
+    ThresholdBoost,
+    boosts_from_json,
+    boosts_to_json,
 )
 from mira_vectorstores.engine.store import HybridStore
 from mira_vectorstores.engine.types import (

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from enum import Enum
+from typing import TypeVar
 
 from mira_vectorstores.engine.errors import ConfigError
 from mira_vectorstores.engine.types import FusionMethod, IndexKind, SearchMode
 
+E = TypeVar("E", bound=Enum)
 
-def enum_value(enum_type: type, value: object, what: str) -> object:
+
+def enum_value(enum_type: type[E], value: object, what: str) -> E:
     """Turn a string (or the enum itself) into an enum member, or raise ``ConfigError``."""
     try:
         return enum_type(value)

@@ -86,7 +86,7 @@ class MiniLMEmbedder:
 
     def embed_query(self, text: str) -> Vector:
         """Embed one query."""
-        return self.embed_documents([text])[0]
+        return self.embed_documents([text]).reshape(-1)
 
 
 class HashingEmbedder:
@@ -209,4 +209,4 @@ class CachedEmbedder:
 
     def embed_query(self, text: str) -> Vector:
         """Embed one query (cached like a document)."""
-        return self.embed_documents([text])[0]
+        return self.embed_documents([text]).reshape(-1)

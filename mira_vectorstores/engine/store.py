@@ -44,7 +44,7 @@ from mira_vectorstores.engine.writes.batch import WriteBatch, prepare_update, pr
 from mira_vectorstores.engine.writes.validate import check_vectors
 
 logger = logging.getLogger(__name__)
-DEFAULT = "default"
+DEFAULT: Literal["default"] = "default"
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,510}[a-zA-Z0-9]$")
 _OPEN_STORES: weakref.WeakSet[HybridStore] = weakref.WeakSet()
 
@@ -98,11 +98,13 @@ class HybridStore:
             StoreUnavailableError: when the server cannot be reached.
         """
         if not isinstance(name, str) or not _NAME.match(name):
-            msg = f"store name must be 3-512 characters of [a-zA-Z0-9._-], starting and ending alphanumeric; got {name!r}"
+            msg = (
+                f"store name must be 3-512 characters of [a-zA-Z0-9._-], starting and ending alphanumeric; got {name!r}"
+            )
             raise ConfigError(msg)
         self.name = name
         self.config = config or StoreConfig()
-        self.embedder: Embedder | None = MiniLMEmbedder() if embedder == DEFAULT else embedder  # type: ignore[assignment]
+        self.embedder: Embedder | None = MiniLMEmbedder() if embedder == DEFAULT else embedder
         self.default_boosts = parse_boosts(boosts)
         self._lock = threading.RLock()
         self._closed = False
@@ -406,8 +408,8 @@ class HybridStore:
             k=k,
             where=parse_where(where),
             where_document=parse_where_document(where_document),
-            mode=chosen_mode,  # type: ignore[arg-type]
-            fusion=enum_value(FusionMethod, fusion or fusion_defaults.method, "fusion"),  # type: ignore[arg-type]
+            mode=chosen_mode,
+            fusion=enum_value(FusionMethod, fusion or fusion_defaults.method, "fusion"),
             alpha=fusion_defaults.alpha if alpha is None else alpha,
             rrf_k=fusion_defaults.rrf_k,
             boosts=self.default_boosts if boosts is None else parse_boosts(boosts),
@@ -535,7 +537,9 @@ class HybridStore:
         if infos and mirrors is not None:
             self.objects.release(infos, mirrors.payload_digests())
 
-    def _matching(self, ids: Sequence[str] | None, where: FilterDict | None, where_document: FilterDict | None) -> list[str]:
+    def _matching(
+        self, ids: Sequence[str] | None, where: FilterDict | None, where_document: FilterDict | None
+    ) -> list[str]:
         """Live ids matching ids and filters, in ids order or else row order."""
         node = combine(parse_where(where), parse_where_document(where_document))
         if ids is not None and isinstance(ids, str):
@@ -546,7 +550,8 @@ class HybridStore:
 
     def _query_vector(self, vector: Sequence[float] | Vector) -> Vector:
         """A query vector checked like a stored one (finite, the store's dimension) and unit-normalised."""
-        return check_vectors(np.asarray(vector, dtype=np.float32).reshape(1, -1), 1, self.dimension, what="vector")[0]
+        matrix = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        return check_vectors(matrix, 1, self.dimension, what="vector").reshape(-1)
 
 
 @atexit.register

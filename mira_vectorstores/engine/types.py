@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import NewType, Union
+from typing import NewType
 
 import numpy as np
 from numpy.typing import NDArray
@@ -12,8 +12,8 @@ from numpy.typing import NDArray
 RecordId = NewType("RecordId", str)
 Vector = NDArray[np.float32]
 #: A metadata value Chroma can store: a scalar, or a non-empty list of one scalar type.
-Scalar = Union[str, int, float, bool]
-MetadataValue = Union[Scalar, list[str], list[int], list[float], list[bool]]
+Scalar = str | int | float | bool
+MetadataValue = Scalar | list[str] | list[int] | list[float] | list[bool]
 Metadata = dict[str, MetadataValue]
 #: A Chroma-style filter document (``where`` or ``where_document``), validated by ``filters.parse_*``.
 FilterDict = dict[str, object]

@@ -102,7 +102,7 @@ def to_document(item: SearchHit | Record) -> Document:
     A raw object also gets ``metadata["mira_object"]`` (see ``MIRA_OBJECT_KEY``).
     """
     # The engine made this dict for this hit alone (``user_metadata``): no second copy.
-    metadata: dict[str, Any] = item.metadata  # type: ignore[assignment]
+    metadata: dict[str, Any] = item.metadata
     if item.object is not None:
         metadata = {**metadata, MIRA_OBJECT_KEY: dataclasses.asdict(item.object)}
     return Document(id=item.id, page_content=item.document or "", metadata=metadata)
@@ -147,7 +147,7 @@ def to_relevance(hit: SearchHit) -> float:
 
 def as_mode(value: object) -> SearchMode:
     """A ``SearchMode`` from itself or its value, or ``ConfigError`` listing the valid ones."""
-    return enum_value(SearchMode, value, "mode")  # type: ignore[return-value]
+    return enum_value(SearchMode, value, "mode")
 
 
 # LangChain keyword -> engine ``HybridStore.search`` keyword.
@@ -295,7 +295,7 @@ _RETRIEVER_KWARGS = ("k", "filter", "where_document", "fusion", "alpha", "boosts
 
 def parse_search_type(value: str) -> SearchType:
     """A ``SearchType`` from its string, or ``ConfigError`` listing the valid values."""
-    return enum_value(SearchType, value, "search_type")  # type: ignore[return-value]
+    return enum_value(SearchType, value, "search_type")
 
 
 def retriever_fields(search_type: str, search_kwargs: Mapping[str, Any]) -> dict[str, Any]:

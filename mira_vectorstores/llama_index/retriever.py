@@ -156,7 +156,7 @@ class MiraRetriever(BaseRetriever):
 
 
 def _fusion(value: FusionMethod | str) -> FusionMethod:
-    return enum_value(FusionMethod, value, "fusion")  # type: ignore[return-value]
+    return enum_value(FusionMethod, value, "fusion")
 
 
 def _scored(result: VectorStoreQueryResult) -> list[NodeWithScore]:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from fakes import unit_vectors
+
 from mira_vectorstores import FaissConfig, HybridStore, IndexKind, StoreConfig
 
 pytestmark = pytest.mark.integration
@@ -89,10 +89,15 @@ def test_reads_and_rebuilds_page_past_chromas_row_limit(built: Path) -> None:
 def test_delete_and_get_of_40k_rows(tmp_path: Path) -> None:
     n = 45_000
     store = HybridStore.persistent(tmp_path, "many", embedder=None)
-    store.add(ids=[f"m{i}" for i in range(n)], vectors=unit_vectors(n, 8, seed=3), metadatas=[{"keep": i < 5_000} for i in range(n)])
+    store.add(
+        ids=[f"m{i}" for i in range(n)],
+        vectors=unit_vectors(n, 8, seed=3),
+        metadatas=[{"keep": i < 5_000} for i in range(n)],
+    )
     assert store.delete(where={"keep": False}) == 40_000
     assert store._replica.storage.count() == 5_000 == store.count()
     store.close()
     reopened = HybridStore.persistent(tmp_path, "many", embedder=None)
-    assert reopened.count() == 5_000 and reopened.get(["m40000"]) == []
+    assert reopened.count() == 5_000
+    assert reopened.get(["m40000"]) == []
     reopened.close()

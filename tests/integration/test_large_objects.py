@@ -20,7 +20,8 @@ def test_100_mb_object_round_trip(tmp_path: Path) -> None:
 
     reopened = HybridStore.persistent(tmp_path, "blobs", embedder=HashingEmbedder(16))
     data, info = reopened.get_object_bytes(oid)
-    assert data == payload and info.size == len(payload)
+    assert data == payload
+    assert info.size == len(payload)
     assert reopened.search("recording", k=1, where={"kind": "audio"})[0].id == oid
     payload_files = list((tmp_path / "mira" / "blobs" / "objects").rglob(info.sha256))
     assert len(payload_files) == 1

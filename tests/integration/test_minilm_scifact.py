@@ -18,7 +18,8 @@ SCIFACT = find_scifact(Path(__file__).parent)
 def test_minilm_loads_offline_and_embeds_meaning() -> None:
     embedder = MiniLMEmbedder()
     vectors = embedder.embed_documents(["a small cat", "a young kitten", "the stock market fell"])
-    assert vectors.shape == (3, 384) and vectors.dtype == np.float32
+    assert vectors.shape == (3, 384)
+    assert vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
     assert np.allclose(embedder.embed_query("a small cat"), vectors[0], atol=1e-5)
@@ -53,7 +54,8 @@ def test_hybrid_on_a_scifact_slice(scifact_store: tuple[HybridStore, dict, dict]
     assert mean["hybrid"] >= 0.75, mean
     assert mean["hybrid"] >= min(mean["dense"], mean["lexical"]), mean
     hit = store.search(queries[next(iter(queries))], k=3)[0]
-    assert hit.scores.dense is not None and hit.scores.lexical is not None
+    assert hit.scores.dense is not None
+    assert hit.scores.lexical is not None
 
 
 def test_reopened_store_answers_the_same_without_reembedding(scifact_store: tuple[HybridStore, dict, dict]) -> None:

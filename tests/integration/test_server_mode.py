@@ -60,13 +60,15 @@ def test_store_on_a_server_writes_searches_and_keeps_objects(server: int) -> Non
     assert store.get_object(oid) == payload
 
     other = HybridStore.connect("127.0.0.1", server, "shared", embedder=HashingEmbedder(32))
-    assert other.count() == 3 and other.get_object(oid) == payload  # mirrors rebuilt from the server
+    assert other.count() == 3
+    assert other.get_object(oid) == payload
     other.upsert(["a third record from the other client"], ids=["c"])
     store.refresh()
     assert store.get(["c"])[0].document == "a third record from the other client"
     store.delete([oid])
     other.refresh()
-    assert other.count() == 3 - 1 + 1 and other.get([oid]) == []
+    assert other.count() == 3 - 1 + 1
+    assert other.get([oid]) == []
     other.close()
     store.close()
 

@@ -16,7 +16,9 @@ from mira_vectorstores.engine.reserved import RESERVED_PREFIX
 IDS = st.sampled_from([f"r{i}" for i in range(12)])
 WORDS = ["apple", "banana", "cherry", "delta", "echo", "fox", "golf", "hotel"]
 TEXTS = st.lists(st.sampled_from(WORDS), min_size=1, max_size=4).map(" ".join)
-METAS = st.fixed_dictionaries({"n": st.integers(0, 3)}, optional={"tag": st.sampled_from(["x", "y"]), "flag": st.booleans()})
+METAS = st.fixed_dictionaries(
+    {"n": st.integers(0, 3)}, optional={"tag": st.sampled_from(["x", "y"]), "flag": st.booleans()}
+)
 
 
 class StoreMachine(RuleBasedStateMachine):
@@ -128,7 +130,9 @@ class HnswStoreMachine(StoreMachine):
     CONFIG = StoreConfig(faiss=FaissConfig(hnsw_threshold=4))
 
 
-SETTINGS = settings(max_examples=60, stateful_step_count=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=60, stateful_step_count=12, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 StoreMachine.TestCase.settings = SETTINGS
 HnswStoreMachine.TestCase.settings = SETTINGS
 TestIndexConsistency = StoreMachine.TestCase

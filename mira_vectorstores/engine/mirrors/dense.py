@@ -73,7 +73,8 @@ class FaissMirror:
             return self._vectors[: self._size]
         if self._view is None:
             storage = faiss.downcast_index(self._index.storage)  # type: ignore[union-attr]
-            flat = faiss.rev_swig_ptr(storage.get_xb(), self._size * self.dimension)
+            # faiss's type stubs lack the SWIG accessors of IndexFlat (``get_xb`` exists at run time).
+            flat = faiss.rev_swig_ptr(storage.get_xb(), self._size * self.dimension)  # type: ignore[attr-defined]
             self._view = flat.reshape(self._size, self.dimension)
             self._view.flags.writeable = False
         return self._view
@@ -125,7 +126,7 @@ class FaissMirror:
             return IndexKind.HNSW if live_count >= self.config.hnsw_threshold else IndexKind.FLAT
         if kind is IndexKind.IVF and live_count < 39 * self.config.ivf_nlist:
             return IndexKind.FLAT  # too few vectors to train the coarse quantiser yet
-        return kind  # type: ignore[return-value]
+        return kind
 
     def _build(self, kind: IndexKind, live_count: int) -> None:
         self._own_vectors()
@@ -133,14 +134,17 @@ class FaissMirror:
         if kind is IndexKind.FLAT:  # searched by ``exact`` over ``self._vectors``: no FAISS index
             self._index, self.kind = None, kind
             return
+        index: faiss.Index
         if kind is IndexKind.HNSW:
-            index = faiss.IndexHNSWFlat(d, self.config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-            index.hnsw.efConstruction = self.config.hnsw_ef_construction
+            hnsw = faiss.IndexHNSWFlat(d, self.config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            hnsw.hnsw.efConstruction = self.config.hnsw_ef_construction
+            index = hnsw
         elif kind is IndexKind.IVF:
             quantizer = faiss.IndexFlatIP(d)
-            index = faiss.IndexIVFFlat(quantizer, d, self.config.ivf_nlist, faiss.METRIC_INNER_PRODUCT)
-            index.train(self.vectors)
-            index.nprobe = self.config.ivf_nprobe
+            ivf = faiss.IndexIVFFlat(quantizer, d, self.config.ivf_nlist, faiss.METRIC_INNER_PRODUCT)
+            ivf.train(self.vectors)
+            ivf.nprobe = self.config.ivf_nprobe
+            index = ivf
             self._quantizer = quantizer  # the IVF index does not own it
         if self._size:
             index.add(self.vectors)
@@ -204,15 +208,17 @@ class FaissMirror:
 
     def _params(self, k: int, allowed_fraction: float = 1.0) -> faiss.SearchParameters:
         if self.kind is IndexKind.HNSW:
-            params = faiss.SearchParametersHNSW()
+            hnsw = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]  # in faiss, not in its stubs
             # A filter hides most of the graph from the result list, so the beam widens by the
             # inverse of the allowed fraction (capped): at 100,000 rows with a 10 % filter forced
             # through HNSW, efSearch 128 finds 0.935 of the exact top 10, 1,280 finds 0.998.
             ef = max(self.config.hnsw_ef_search, k)
-            params.efSearch = min(max(ef, round(ef / max(allowed_fraction, 1e-9))), max(ef, FILTERED_EF_SEARCH_CAP))
+            hnsw.efSearch = min(max(ef, round(ef / max(allowed_fraction, 1e-9))), max(ef, FILTERED_EF_SEARCH_CAP))
+            params: faiss.SearchParameters = hnsw
         else:
-            params = faiss.SearchParametersIVF()
-            params.nprobe = self.config.ivf_nprobe
+            ivf = faiss.SearchParametersIVF()
+            ivf.nprobe = self.config.ivf_nprobe
+            params = ivf
         return params
 
     def _unfiltered_params(self, k: int) -> faiss.SearchParameters:
@@ -275,7 +281,8 @@ class FaissMirror:
         if (folder / "vectors.npy").exists():
             self._vectors = np.load(folder / "vectors.npy", mmap_mode="r")
             if self._vectors.ndim != 2 or self._vectors.shape[1] != self.dimension or self._vectors.dtype != np.float32:
-                msg = f"the saved vectors are {self._vectors.dtype} {self._vectors.shape}, expected float32 (n, {self.dimension})"
+                got = f"{self._vectors.dtype} {self._vectors.shape}"
+                msg = f"the saved vectors are {got}, expected float32 (n, {self.dimension})"
                 raise ValueError(msg)
             self._size = len(self._vectors)
         else:

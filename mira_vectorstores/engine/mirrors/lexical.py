@@ -74,7 +74,7 @@ class LexicalIndex:
         if len(rows) == 0:
             self._bm25 = None
         else:
-            tokens = self._tokenize([docs[r] for r in rows], return_ids=True)  # type: ignore[misc]
+            tokens = self._tokenize([docs[r] or "" for r in rows.tolist()], return_ids=True)
             if not tokens.vocab:  # type: ignore[attr-defined]
                 self._bm25 = None  # no document has an indexable word (bm25s cannot index that)
             else:

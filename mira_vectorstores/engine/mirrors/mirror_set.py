@@ -109,9 +109,7 @@ class Mirrors:
         alive = self.records.alive
         rows = np.flatnonzero(alive)
         state = self.records.to_state()
-        fresh = RecordsMirror.from_state(
-            {key: [column[r] for r in rows] for key, column in state.items()}  # type: ignore[attr-defined]
-        )
+        fresh = RecordsMirror.from_state({key: [column[r] for r in rows.tolist()] for key, column in state.items()})
         vectors = self.dense.vectors[rows].copy()
         self.records = fresh
         self.dense.rebuild(vectors, fresh.live_count)

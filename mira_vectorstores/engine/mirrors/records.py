@@ -24,10 +24,13 @@ from numpy.typing import NDArray
 from mira_vectorstores.engine import reserved
 from mira_vectorstores.engine.query.filters import Column, Mask, Node
 
+
 class Packed(Sequence[Any]):
     """A read-only column of strings (or JSON objects) packed in one blob, decoded per row."""
 
-    def __init__(self, blob: bytes, offsets: NDArray[np.int64], nulls: NDArray[np.bool_] | None, *, as_json: bool) -> None:
+    def __init__(
+        self, blob: bytes, offsets: NDArray[np.int64], nulls: NDArray[np.bool_] | None, *, as_json: bool
+    ) -> None:
         """Wrap a blob whose row ``i`` is ``blob[offsets[i]:offsets[i + 1]]`` (``None`` where ``nulls``)."""
         if len(offsets) < 1 or int(offsets[-1]) != len(blob) or (nulls is not None and len(nulls) != len(offsets) - 1):
             msg = "a packed records column does not match its offsets"
@@ -45,10 +48,8 @@ class Packed(Sequence[Any]):
         JSON here is orjson's: the store refuses NaN and infinity in metadata (``writes.py``),
         which JSON cannot hold.
         """
-        if as_json:
-            encoded = [orjson.dumps(v) for v in values]  # None is "null": every row is a JSON value
-        else:
-            encoded = [b"" if v is None else v.encode() for v in values]
+        # As JSON, None is "null": every row is a JSON value.
+        encoded = [orjson.dumps(v) for v in values] if as_json else [b"" if v is None else v.encode() for v in values]
         offsets = np.zeros(len(values) + 1, dtype=np.int64)
         np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
         nulls = np.fromiter((v is None and not as_json for v in values), bool, len(values))
@@ -119,10 +120,12 @@ class RecordsMirror:
             self._row_of = {record_id: row for row, record_id in enumerate(self.ids) if record_id is not None}
         return self._row_of
 
-    def _unpack(self) -> None:
-        """Turn packed columns into lists before a write."""
+    def _unpack(self) -> tuple[list[Any], list[Any], list[Any]]:
+        """Turn packed columns into lists before a write; returns the three lists."""
         self.row_of  # noqa: B018 - unpacks the ids and indexes them
-        self.ids, self.docs, self.metas = (c.unpack() if isinstance(c, Packed) else c for c in (self.ids, self.docs, self.metas))
+        ids, docs, metas = (c.unpack() if isinstance(c, Packed) else c for c in (self.ids, self.docs, self.metas))
+        self.ids, self.docs, self.metas = ids, docs, metas
+        return ids, docs, metas
 
     # -- Table protocol --------------------------------------------------------------
     @property
@@ -164,11 +167,11 @@ class RecordsMirror:
 
     def append(self, ids: Sequence[str], docs: Sequence[str | None], metas: Sequence[dict[str, object]]) -> list[int]:
         """Add rows for new records (their ids must not be live); returns the new rows."""
-        self._unpack()
+        id_column, doc_column, meta_column = self._unpack()
         start = self.size
-        self.ids.extend(ids)
-        self.docs.extend(docs)
-        self.metas.extend(metas)
+        id_column.extend(ids)
+        doc_column.extend(docs)
+        meta_column.extend(metas)
         end = self.size
         if end > len(self._alive):
             grown = np.zeros(max(end, 2 * len(self._alive), 1024), dtype=bool)
@@ -183,23 +186,23 @@ class RecordsMirror:
 
     def replace(self, row: int, doc: str | None, meta: dict[str, object]) -> None:
         """Change the text and metadata of a live row in place."""
-        self._unpack()
-        self.docs[row] = doc
-        self.metas[row] = meta
+        _, doc_column, meta_column = self._unpack()
+        doc_column[row] = doc
+        meta_column[row] = meta
         self._columns.clear()
 
     def kill(self, ids: Iterable[str]) -> list[int]:
         """Mark records dead; returns their rows (unknown ids are skipped)."""
-        self._unpack()
+        id_column, doc_column, meta_column = self._unpack()
         rows = []
         for record_id in ids:
             row = self.row_of.pop(record_id, None)
             if row is not None:
                 rows.append(row)
                 self._alive[row] = False
-                self.ids[row] = None
-                self.docs[row] = None
-                self.metas[row] = {}
+                id_column[row] = None
+                doc_column[row] = None
+                meta_column[row] = {}
         self._live -= len(rows)
         if rows:
             self._columns.clear()
@@ -213,7 +216,7 @@ class RecordsMirror:
         """Live ids that match a filter: in ``ids`` order (unknown ids skipped), else in row order."""
         mask = self.allowed(node)
         if ids is None:
-            return [self.ids[row] for row in np.flatnonzero(mask)]
+            return [self.ids[row] for row in np.flatnonzero(mask).tolist()]
         return [i for i in dict.fromkeys(ids) if i in self.row_of and mask[self.row_of[i]]]
 
     def dead_count(self) -> int:

@@ -76,7 +76,11 @@ def save(folder: Path, mirrors: Mirrors, *, generation: str, embedder: str) -> N
     snap = folder / f"snap-{uuid.uuid4().hex[:12]}"
     snap.mkdir()
     mirrors.ensure_lexical()
-    files = [*mirrors.records.save(snap / "records"), *mirrors.dense.save(snap), *mirrors.lexical.save(snap / "lexical")]
+    files = [
+        *mirrors.records.save(snap / "records"),
+        *mirrors.dense.save(snap),
+        *mirrors.lexical.save(snap / "lexical"),
+    ]
     for path in files:
         with path.open("rb") as handle:
             os.fsync(handle.fileno())

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Protocol, Union
+from typing import Protocol
 
 from mira_vectorstores.engine.errors import ConfigError
 
@@ -131,7 +131,7 @@ class RecencyBoost:
         stamp = _epoch_seconds(metadata.get(self.field))
         if stamp is None or stamp >= now:
             return 1.0
-        decay = 0.5 ** ((now - stamp) / (self.half_life_days * 86_400.0))
+        decay = float(0.5 ** ((now - stamp) / (self.half_life_days * 86_400.0)))
         return (1.0 - self.weight) + self.weight * decay
 
     def to_dict(self) -> dict[str, object]:
@@ -139,7 +139,7 @@ class RecencyBoost:
         return {"type": "recency", **_fields(self)}
 
 
-BoostLike = Union[BoostRule, Mapping[str, object]]
+BoostLike = BoostRule | Mapping[str, object]
 _RULE_TYPES: dict[str, type] = {"field": FieldBoost, "threshold": ThresholdBoost, "recency": RecencyBoost}
 
 
@@ -174,7 +174,7 @@ def parse_boosts(rules: Sequence[BoostLike] | None) -> tuple[BoostRule, ...]:
         if isinstance(rule, Mapping):
             parsed.append(boost_from_dict(rule))
         elif isinstance(rule, tuple(_RULE_TYPES.values())):
-            parsed.append(rule)  # type: ignore[arg-type]
+            parsed.append(rule)
         else:
             msg = f"a boost rule must be FieldBoost, ThresholdBoost, RecencyBoost or a dict, got {type(rule).__name__}"
             raise ConfigError(msg)

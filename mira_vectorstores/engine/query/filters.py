@@ -80,11 +80,11 @@ class Column:
     def equals(self, value: object) -> Mask:
         """Rows whose scalar value equals ``value`` (numbers by value, bools only as bools)."""
         if isinstance(value, bool):
-            return self.booleans == int(value)
+            return np.equal(self.booleans, int(value))
         if isinstance(value, (int, float)):
-            return self.numbers == value
+            return np.equal(self.numbers, value)
         code = self.string_codes.get(str(value), -2)
-        return self.strings == code
+        return np.equal(self.strings, code)
 
     def substring(self, needle: str, *, ignore_case: bool) -> Mask:
         """Rows whose string value contains ``needle``."""
@@ -284,9 +284,11 @@ def _logical(value: object, path: str, parse: Callable[[Mapping[str, object], st
         raise _fail(path, f"expects a non-empty list of filters, got {value!r}")
     children = []
     for i, child in enumerate(value):
+        where = f"{path}[{i}]"
         if not isinstance(child, Mapping) or not child:
-            raise _fail(f"{path}[{i}]", f"expects a non-empty dict, got {child!r}")
-        children.append(parse(child, f"{path}[{i}]"))
+            problem = f"expects a non-empty dict, got {child!r}"
+            raise _fail(where, problem)
+        children.append(parse(child, where))
     return tuple(children)
 
 

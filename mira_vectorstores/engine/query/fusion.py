@@ -8,18 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from operator import itemgetter
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from mira_vectorstores.engine.types import FusionMethod
 
-Scores = Mapping[Hashable, float]
+K = TypeVar("K", bound=Hashable)  #: a ranked key: a mirror row in the pipeline, anything hashable in tests
 
 
 def reciprocal_rank_fusion(
-    rankings: Sequence[Scores], *, k: int = 60, weights: Sequence[float] | None = None
-) -> dict[Hashable, float]:
+    rankings: Sequence[Mapping[K, float]], *, k: int = 60, weights: Sequence[float] | None = None
+) -> dict[K, float]:
     """Fuse rankings by ``sum(weight / (k + rank))`` (Cormack et al. 2009; ranks start at 1).
 
     Equal scores share a rank (1 + the number of strictly better keys), so the result does
@@ -35,7 +36,7 @@ def reciprocal_rank_fusion(
         key -> fused score, ordered best first.
     """
     weights = _weights(rankings, weights)
-    fused: dict[Hashable, float] = {}
+    fused: dict[K, float] = {}
     for ranking, weight in zip(rankings, weights, strict=True):
         rank, previous = 0, None
         for position, (key, score) in enumerate(_by_score(ranking.items()), start=1):
@@ -46,8 +47,11 @@ def reciprocal_rank_fusion(
 
 
 def weighted_fusion(
-    rankings: Sequence[Scores], *, weights: Sequence[float] | None = None, method: FusionMethod = FusionMethod.WEIGHTED
-) -> dict[Hashable, float]:
+    rankings: Sequence[Mapping[K, float]],
+    *,
+    weights: Sequence[float] | None = None,
+    method: FusionMethod = FusionMethod.WEIGHTED,
+) -> dict[K, float]:
     """Fuse rankings by a weighted sum of normalised scores; a key missing from a ranking adds 0.
 
     Args:
@@ -60,14 +64,14 @@ def weighted_fusion(
     """
     weights = _weights(rankings, weights)
     normalise = normalise_dbsf if method is FusionMethod.DBSF else normalise_min_max
-    fused: dict[Hashable, float] = {}
+    fused: dict[K, float] = {}
     for ranking, weight in zip(rankings, weights, strict=True):
         for key, score in normalise(ranking).items():
             fused[key] = fused.get(key, 0.0) + weight * score
     return _sorted(fused)
 
 
-def normalise_min_max(scores: Scores) -> dict[Hashable, float]:
+def normalise_min_max(scores: Mapping[K, float]) -> dict[K, float]:
     """Scale scores to [0, 1]; all-equal scores become 1."""
     if not scores:
         return {}
@@ -76,7 +80,7 @@ def normalise_min_max(scores: Scores) -> dict[Hashable, float]:
     return {key: (s - low) / span if span > 0 else 1.0 for key, s in scores.items()}
 
 
-def normalise_dbsf(scores: Scores) -> dict[Hashable, float]:
+def normalise_dbsf(scores: Mapping[K, float]) -> dict[K, float]:
     """Scale scores by ``mean ± 3 std`` into [0, 1] (distribution-based score fusion)."""
     if not scores:
         return {}
@@ -120,7 +124,7 @@ def maximal_marginal_relevance(
     return picked
 
 
-def _weights(rankings: Sequence[Scores], weights: Sequence[float] | None) -> Sequence[float]:
+def _weights(rankings: Sequence[Mapping[K, float]], weights: Sequence[float] | None) -> Sequence[float]:
     if weights is None:
         return [1.0] * len(rankings)
     if len(weights) != len(rankings):
@@ -129,10 +133,10 @@ def _weights(rankings: Sequence[Scores], weights: Sequence[float] | None) -> Seq
     return weights
 
 
-def _by_score(items: Iterable[tuple[Hashable, float]]) -> list[tuple[Hashable, float]]:
+def _by_score(items: Iterable[tuple[K, float]]) -> list[tuple[K, float]]:
     # Best first; a stable sort (``reverse`` keeps equal keys in their first-seen order).
     return sorted(items, key=itemgetter(1), reverse=True)
 
 
-def _sorted(fused: dict[Hashable, float]) -> dict[Hashable, float]:
+def _sorted(fused: dict[K, float]) -> dict[K, float]:
     return dict(_by_score(fused.items()))

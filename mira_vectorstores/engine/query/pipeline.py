@@ -10,18 +10,20 @@ import heapq
 import math
 import time
 from dataclasses import dataclass
+from itertools import pairwise
 from operator import itemgetter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from mira_vectorstores.engine.query.boosting import BoostRule, apply_boost, boost_factor
 from mira_vectorstores.engine.errors import InvalidInputError
+from mira_vectorstores.engine.query.boosting import BoostRule, apply_boost, boost_factor
 from mira_vectorstores.engine.query.filters import All, Node, combine
 from mira_vectorstores.engine.query.fusion import maximal_marginal_relevance, reciprocal_rank_fusion, weighted_fusion
 from mira_vectorstores.engine.reserved import object_info, user_metadata
 from mira_vectorstores.engine.types import (
     FusionMethod,
+    Metadata,
     RecordId,
     ScoreBreakdown,
     SearchHit,
@@ -97,6 +99,14 @@ class SearchPlan:
         return max(10 * self.k, 200)  # SciFact: 200 per side beats 100 (0.735 vs 0.734), 400 adds nothing
 
     @property
+    def query_vector(self) -> Vector:
+        """The query vector of a dense, hybrid or MMR search (``__post_init__`` checked it is there)."""
+        if self.vector is None:
+            msg = f"a {self.mode.value} search without MMR has no query vector"
+            raise InvalidInputError(msg)
+        return self.vector
+
+    @property
     def lexical_depth(self) -> int:
         """Candidates taken from the lexical side (``lexical_fetch_k``, else ``depth``)."""
         return self.lexical_fetch_k if self.lexical_fetch_k is not None else self.depth
@@ -117,10 +127,10 @@ def run(mirrors: Mirrors, plan: SearchPlan, *, now: float | None = None) -> list
 
     dense: dict[int, float] = {}
     lexical: dict[int, float] = {}
-    bm25 = None
+    bm25 = np.zeros(0, dtype=np.float32)
     if plan.mode in (SearchMode.DENSE, SearchMode.HYBRID):
         rows, sims = mirrors.dense.search(
-            plan.vector,  # type: ignore[arg-type]
+            plan.query_vector,
             depth,
             allowed,
             everything_alive=everything_alive,
@@ -143,20 +153,20 @@ def run(mirrors: Mirrors, plan: SearchPlan, *, now: float | None = None) -> list
         # Score the other side too, so fusion and the breakdown see both parts of every hit.
         only_lexical = np.array([r for r in lexical if r not in dense], dtype=np.int64)
         if len(only_lexical):
-            dense_extra = mirrors.dense.vectors[only_lexical] @ plan.vector
+            dense_extra = mirrors.dense.vectors[only_lexical] @ plan.query_vector
             dense_all = {**dense, **dict(zip(only_lexical.tolist(), dense_extra.tolist(), strict=True))}
         else:
             dense_all = dense
         weights = (plan.alpha, 1.0 - plan.alpha)
         if plan.fusion is FusionMethod.RRF:
-            base = reciprocal_rank_fusion([dense, lexical], k=plan.rrf_k, weights=[2 * w for w in weights])  # type: ignore[assignment]
+            base = reciprocal_rank_fusion([dense, lexical], k=plan.rrf_k, weights=[2 * w for w in weights])
         else:
-            lexical_all = {r: float(bm25[r]) for r in dense_all} | lexical  # type: ignore[index]
-            base = weighted_fusion([dense_all, lexical_all], weights=weights, method=plan.fusion)  # type: ignore[assignment]
+            lexical_all = {r: float(bm25[r]) for r in dense_all} | lexical
+            base = weighted_fusion([dense_all, lexical_all], weights=weights, method=plan.fusion)
 
         def parts(row: int) -> tuple[float | None, float | None, float | None]:
             # Every candidate is allowed, so its unmasked BM25 score is its lexical part.
-            return dense_all.get(row), float(bm25[row]), base[row]  # type: ignore[index]
+            return dense_all.get(row), float(bm25[row]), base[row]
 
     elif plan.mode is SearchMode.DENSE:
         base = dense
@@ -186,12 +196,12 @@ def run(mirrors: Mirrors, plan: SearchPlan, *, now: float | None = None) -> list
     # Ties break by id, so the order never depends on where a record sits in the mirrors
     # (ids are read only when there is a tie: each read decodes one from the mirror).
     scored.sort(key=itemgetter(0), reverse=True)
-    if any(a[0] == b[0] for a, b in zip(scored, scored[1:])):
+    if any(a[0] == b[0] for a, b in pairwise(scored)):
         scored.sort(key=lambda item: (-item[0], records.ids[item[1]]))
 
     if plan.mmr_lambda is not None and scored:
         candidates = mirrors.dense.vectors[[row for _, row, _ in scored]]
-        picks = maximal_marginal_relevance(plan.vector, candidates, k=plan.k, lambda_mult=plan.mmr_lambda)  # type: ignore[arg-type]
+        picks = maximal_marginal_relevance(plan.query_vector, candidates, k=plan.k, lambda_mult=plan.mmr_lambda)
         scored = [scored[i] for i in picks]
     return [
         hydrate(mirrors, row, score, ScoreBreakdown(*parts(row), boost=factor))
@@ -218,7 +228,7 @@ def hydrate(mirrors: Mirrors, row: int, score: float, scores: ScoreBreakdown) ->
     return SearchHit(
         id=RecordId(records.ids[row] or ""),
         document=records.docs[row],
-        metadata=user_metadata(meta),  # type: ignore[arg-type]
+        metadata=cast(Metadata, user_metadata(meta)),
         score=score,
         scores=scores,
         object=object_info(meta),

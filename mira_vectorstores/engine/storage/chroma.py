@@ -15,6 +15,7 @@ from pathlib import Path
 
 import chromadb
 import numpy as np
+from chromadb.api.collection_configuration import HNSWConfiguration
 from chromadb.errors import ChromaError, NotFoundError
 
 from mira_vectorstores.engine.config import ChromaConfig
@@ -64,20 +65,24 @@ class ChromaStorage:
             # both rank alike, and Chroma re-normalises under "cosine", which changes the
             # last bits of the vectors it returns (and so the order of ties after a rebuild).
             # A small graph: our searches never use Chroma's index (see ChromaConfig).
-            hnsw = {
+            hnsw: HNSWConfiguration = {
                 "space": "ip",
                 "max_neighbors": config.hnsw_max_neighbors,
                 "ef_construction": config.hnsw_ef_construction,
             }
             self.collection = client.get_or_create_collection(
-                name, embedding_function=None, configuration={"hnsw": hnsw}  # type: ignore[typeddict-item]
+                name,
+                embedding_function=None,
+                configuration={"hnsw": hnsw},
             )
             self.max_batch = int(client.get_max_batch_size())
         except (ChromaError, ValueError) as exc:
             raise _client_error(exc, f"open collection {name!r} at {where}") from exc
         except Exception as exc:
             if _is_connection_error(exc):
-                msg = f"cannot reach the Chroma server at {where}: {exc}. Start it with `chroma run --path DIR --port P`."
+                msg = (
+                    f"cannot reach the Chroma server at {where}: {exc}. Start it with `chroma run --path DIR --port P`."
+                )
                 raise StoreUnavailableError(msg) from exc
             raise
 
@@ -91,7 +96,8 @@ class ChromaStorage:
                 client = chromadb.HttpClient(host=host, port=port)
             except Exception as exc:
                 if _is_connection_error(exc):
-                    msg = f"cannot reach the Chroma server at {host}:{port}: {exc}. Start it with `chroma run --port {port}`."
+                    msg = f"cannot reach the Chroma server at {host}:{port}: {exc}. "
+                    msg += f"Start it with `chroma run --port {port}`."
                     raise StoreUnavailableError(msg) from exc
                 raise
             return cls(client, name, where=f"http://{host}:{port}", config=config)
@@ -150,7 +156,9 @@ class ChromaStorage:
             except (ChromaError, ValueError) as exc:
                 raise _client_error(exc, "delete records") from exc
 
-    def pages(self, *, ids: Sequence[str] | None = None, embeddings: bool = True, metadata_only: bool = False) -> Iterator[Page]:
+    def pages(
+        self, *, ids: Sequence[str] | None = None, embeddings: bool = True, metadata_only: bool = False
+    ) -> Iterator[Page]:
         """Read records page by page (by ``ids`` when given, else all)."""
         include = ["metadatas"] if metadata_only else ["metadatas", "documents"]
         if embeddings and not metadata_only:
@@ -174,11 +182,14 @@ class ChromaStorage:
             raise _client_error(exc, "read records") from exc
         n = len(got["ids"])
         embeddings = got.get("embeddings")
+        documents, metadatas = got.get("documents"), got.get("metadatas")
         return Page(
             ids=list(got["ids"]),
-            documents=list(got["documents"]) if got.get("documents") is not None else [None] * n,
-            metadatas=[dict(m or {}) for m in got["metadatas"]] if got.get("metadatas") is not None else [{}] * n,
-            embeddings=None if embeddings is None or n == 0 else np.asarray(embeddings, dtype=np.float32).reshape(n, -1),
+            documents=list(documents) if documents is not None else [None] * n,
+            metadatas=[dict(m or {}) for m in metadatas] if metadatas is not None else [{}] * n,
+            embeddings=None
+            if embeddings is None or n == 0
+            else np.asarray(embeddings, dtype=np.float32).reshape(n, -1),
         )
 
     def drop(self) -> None:

@@ -50,7 +50,9 @@ def _encode_json(obj: object) -> bytes:
     try:
         data = json.dumps(obj, ensure_ascii=False, allow_nan=False).encode("utf-8")
     except (TypeError, ValueError) as exc:
-        msg = f"cannot encode {type(obj).__qualname__} with the json codec ({exc}); use codec='pickle' for other objects"
+        msg = (
+            f"cannot encode {type(obj).__qualname__} with the json codec ({exc}); use codec='pickle' for other objects"
+        )
         raise ObjectCodecError(msg) from None
     # JSON turns tuples into lists and int keys into strings: refuse rather than change the object.
     if json.loads(data) != obj:

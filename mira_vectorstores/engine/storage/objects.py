@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mira_vectorstores.engine.errors import CorruptedObjectError
 from mira_vectorstores.engine import reserved
+from mira_vectorstores.engine.errors import CorruptedObjectError
 from mira_vectorstores.engine.storage.chroma import ChromaStorage, drop_collection
 from mira_vectorstores.engine.storage.codecs import Codec, sha256
 from mira_vectorstores.engine.storage.payloads import ChromaPayloadStore, FilePayloadStore, PayloadStore

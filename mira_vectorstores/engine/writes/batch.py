@@ -9,12 +9,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mira_vectorstores.engine.reserved import REV, is_reserved
 from mira_vectorstores.engine.embeddings import Embedder
 from mira_vectorstores.engine.errors import InvalidInputError, RecordNotFoundError
 from mira_vectorstores.engine.mirrors.mirror_set import Mirrors
+from mira_vectorstores.engine.reserved import REV, is_reserved
 from mira_vectorstores.engine.types import Vector
-from mira_vectorstores.engine.writes.validate import check_ids, check_lengths, check_texts, check_vectors, clean_metadata
+from mira_vectorstores.engine.writes.validate import (
+    check_ids,
+    check_lengths,
+    check_texts,
+    check_vectors,
+    clean_metadata,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +124,7 @@ def _assemble(
     embedder: Embedder | None,
     ids: list[str],
     docs: list[str | None],
-    metas: list[dict[str, object]],
+    metas: Sequence[Mapping[str, object]],
     given: Vector | None,
     reserved: Sequence[Mapping[str, object]],
 ) -> WriteBatch:

@@ -78,7 +78,9 @@ def clean_metadata(metadata: Mapping[str, object] | None, where: str) -> Metadat
             msg = f"{where} keys must be non-empty strings, got {key!r}"
             raise InvalidInputError(msg)
         if key.startswith((RESERVED_PREFIX, "$", "#")):
-            msg = f"{where} key {key!r} is reserved (keys may not start with {RESERVED_PREFIX!r}, '$' or '#'); rename it"
+            msg = (
+                f"{where} key {key!r} is reserved (keys may not start with {RESERVED_PREFIX!r}, '$' or '#'); rename it"
+            )
             raise InvalidInputError(msg)
         if value is None:
             continue
@@ -95,7 +97,9 @@ def _check_value(value: object, where: str) -> None:
         # Chroma keeps bool, int, float and str lists apart: [1, 1.5] is a mixed list to it.
         kinds = {type(v) for v in value}
         if len(kinds) != 1 or not all(isinstance(v, _SCALARS) for v in value):
-            msg = f"{where} must be a list of one type (str, int, float or bool), got {[type(v).__name__ for v in value]}"
+            msg = (
+                f"{where} must be a list of one type (str, int, float or bool), got {[type(v).__name__ for v in value]}"
+            )
             raise InvalidInputError(msg)
         for v in value:
             _check_value(v, where)
@@ -127,7 +131,9 @@ def check_vectors(vectors: object, n: int, dimension: int | None, what: str = "v
         msg = f"{what} must have shape ({n}, d), got {array.shape}"
         raise InvalidInputError(msg)
     if dimension is not None and array.shape[1] != dimension:
-        msg = f"{what} have {array.shape[1]} dims; this store expects {dimension}. Use the embedder that built the store."
+        msg = (
+            f"{what} have {array.shape[1]} dims; this store expects {dimension}. Use the embedder that built the store."
+        )
         raise DimensionMismatchError(msg)
     if array.shape[1] == 0:
         msg = f"{what} must have at least one dimension"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from mira_vectorstores.engine.errors import ConfigError
 from mira_vectorstores.engine.query.boosting import (
     FieldBoost,
     RecencyBoost,
@@ -18,10 +19,9 @@ from mira_vectorstores.engine.query.boosting import (
     boosts_to_json,
     parse_boosts,
 )
-from mira_vectorstores.engine.errors import ConfigError
 
 DAY = 86_400.0
-NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc).timestamp()
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC).timestamp()
 
 
 # ----------------------------------------------------------------------------- FieldBoost
@@ -105,7 +105,7 @@ def test_recency_boost_reads_iso_strings(stamp: str) -> None:
 
 
 def test_recency_boost_reads_iso_date() -> None:
-    moment = datetime.fromtimestamp(NOW, tz=timezone.utc) - timedelta(days=10, hours=12)
+    moment = datetime.fromtimestamp(NOW, tz=UTC) - timedelta(days=10, hours=12)
     rule = RecencyBoost("created", half_life_days=10.5)
     assert rule.multiplier({"created": moment.date().isoformat()}, NOW) == pytest.approx(0.5)
 
@@ -154,7 +154,7 @@ def test_boost_factor_no_rules_is_one() -> None:
 
 def test_boost_factor_defaults_now_to_the_clock() -> None:
     rule = RecencyBoost("created", half_life_days=1.0)
-    a_day_ago = datetime.now(timezone.utc).timestamp() - DAY
+    a_day_ago = datetime.now(UTC).timestamp() - DAY
     assert boost_factor([rule], {"created": a_day_ago}) == pytest.approx(0.5, rel=1e-3)
 
 

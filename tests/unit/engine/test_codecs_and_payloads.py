@@ -1,4 +1,4 @@
-"""Tests of ``engine/storage/codecs.py`` and ``payloads.py``: codec choice, byte-exact round trips, the payload stores."""
+"""Tests of ``engine/storage/codecs.py`` and ``payloads.py``: codecs, byte-exact round trips, payload stores."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def test_choose_codec_never_picks_pickle_unasked() -> None:
 def test_numpy_codec_refuses_object_arrays() -> None:
     array = np.array([{"a": 1}, None], dtype=object)
     codec = choose_codec(array, None)
-    with pytest.raises(ObjectCodecError, match="NumPy array of Python objects.*codec='pickle'"):
+    with pytest.raises(ObjectCodecError, match=r"NumPy array of Python objects.*codec='pickle'"):
         codec.encode(array)
 
 
@@ -184,7 +184,7 @@ def test_pickle_round_trip() -> None:
     obj = {"point": Point(1, 2), "set": {1, 2}, "tuple": (1, "a")}
     data, back = round_trip(obj, "pickle")
     assert back == obj
-    assert pickle.loads(data) == obj  # noqa: S301 - our own bytes
+    assert pickle.loads(data) == obj
 
 
 # ----------------------------------------------------------------------------- decode

@@ -50,18 +50,18 @@ def test_unknown_search_mode_lists_the_valid_ones() -> None:
 
 
 def test_unknown_fusion_method_lists_the_valid_ones() -> None:
-    with pytest.raises(ConfigError, match="FusionConfig.method must be one of 'rrf', 'weighted', 'dbsf', got 'sum'"):
+    with pytest.raises(ConfigError, match=r"FusionConfig\.method must be one of 'rrf', 'weighted', 'dbsf', got 'sum'"):
         FusionConfig(method="sum")  # type: ignore[arg-type]
 
 
 def test_enum_value_helper() -> None:
     assert enum_value(SearchMode, "dense", "x") is SearchMode.DENSE
-    with pytest.raises(ConfigError, match="where.mode must be one of"):
+    with pytest.raises(ConfigError, match=r"where\.mode must be one of"):
         enum_value(SearchMode, "sparse", "where.mode")
 
 
 def test_config_error_is_a_value_error() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"hnsw_m"):
         FaissConfig(hnsw_m=0)
 
 
@@ -151,7 +151,7 @@ def test_fusion_config_defaults() -> None:
 
 # ----------------------------------------------------------------------------- StoreConfig
 def test_store_config_refresh_interval() -> None:
-    with pytest.raises(ConfigError, match="StoreConfig.refresh_interval must be >= 0 or None, got -1"):
+    with pytest.raises(ConfigError, match=r"StoreConfig\.refresh_interval must be >= 0 or None, got -1"):
         StoreConfig(refresh_interval=-1)
     assert StoreConfig(refresh_interval=0).refresh_interval == 0
     assert StoreConfig().refresh_interval is None

@@ -80,7 +80,8 @@ def test_an_hnsw_snapshot_is_memory_mapped_and_its_vectors_are_the_index_storage
     loaded = FaissMirror(DIM, FaissConfig(index_kind="hnsw", hnsw_threshold=10))
     loaded.load(tmp_path, 200)
     assert loaded._mapped is not None
-    assert not loaded.vectors.flags.owndata and not loaded.vectors.flags.writeable  # a view of the mapped file
+    assert not loaded.vectors.flags.owndata
+    assert not loaded.vectors.flags.writeable
     assert np.array_equal(loaded.vectors, vectors)
 
 
@@ -90,7 +91,8 @@ def test_a_mapped_hnsw_mirror_can_grow_after_loading(tmp_path: Path) -> None:
     loaded = FaissMirror(DIM, FaissConfig(index_kind="hnsw", hnsw_threshold=10))
     loaded.load(tmp_path, 200)
     loaded.append(vectors[200:], 260)  # FAISS cannot grow a mapped index: this must copy it first
-    assert loaded._mapped is None and loaded.size == 260
+    assert loaded._mapped is None
+    assert loaded.size == 260
     assert np.array_equal(loaded.vectors, vectors)
     alive = np.ones(260, dtype=bool)
     for q in (5, 230, 259):
@@ -101,7 +103,8 @@ def test_an_hnsw_mirror_holds_its_vectors_once_in_the_index_storage() -> None:
     vectors = _unit(260)
     mirror = FaissMirror(DIM, FaissConfig(hnsw_threshold=100))  # auto: flat, then HNSW from 100 rows
     mirror.append(vectors[:60], 60)
-    assert mirror.kind is IndexKind.FLAT and np.array_equal(mirror.vectors, vectors[:60])
+    assert mirror.kind is IndexKind.FLAT
+    assert np.array_equal(mirror.vectors, vectors[:60])
     mirror.append(vectors[60:200], 200)
     assert mirror.kind is IndexKind.HNSW
     assert len(mirror._vectors) == 0  # no copy beside the index
@@ -121,7 +124,8 @@ def test_an_hnsw_mirror_rebuilt_smaller_falls_back_to_flat_with_its_own_vectors(
     mirror.append(vectors, 200)
     assert mirror.kind is IndexKind.HNSW
     mirror.rebuild(mirror.vectors[:50].copy(), 50)  # e.g. a compaction after deletes
-    assert mirror.kind is IndexKind.FLAT and mirror._index is None
+    assert mirror.kind is IndexKind.FLAT
+    assert mirror._index is None
     assert np.array_equal(mirror.vectors, vectors[:50])
 
 
@@ -153,19 +157,26 @@ def test_a_filtered_search_through_hnsw_finds_the_exact_allowed_top_k() -> None:
     assert found / 200 >= 0.98
 
 
-def test_a_candidate_list_short_of_k_is_kept_when_it_holds_at_least_the_final_k(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_candidate_list_short_of_k_is_kept_when_it_holds_at_least_the_final_k(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     vectors = _unit(400)
     mirror = FaissMirror(DIM, FaissConfig(index_kind="hnsw", exact_scan_max=0, exact_scan_fraction=0.0))
     mirror.append(vectors, 400)
     allowed = np.arange(400) % 2 == 0
     short = (np.arange(0, 100, 2, dtype=np.int64), np.linspace(0.9, 0.1, 50).astype(np.float32))
-    monkeypatch.setattr(mirror, "_index_search", lambda query, k, allowed, n_allowed: short)  # the graph found 50 of 200
+    monkeypatch.setattr(
+        mirror, "_index_search", lambda query, k, allowed, n_allowed: short
+    )  # the graph found 50 of 200
     exact_calls = []
     real_exact = mirror.exact
     monkeypatch.setattr(mirror, "exact", lambda *a: exact_calls.append(1) or real_exact(*a))
     rows, _ = mirror.search(vectors[0], 200, allowed, everything_alive=False, at_least=10)
-    assert rows.tolist() == short[0].tolist() and exact_calls == []  # enough for a final top 10
+    assert rows.tolist() == short[0].tolist()
+    assert exact_calls == []
     rows, _ = mirror.search(vectors[0], 200, allowed, everything_alive=False)
-    assert len(rows) == 200 and exact_calls == [1]  # without at_least: the exact scan fills all 200
+    assert len(rows) == 200
+    assert exact_calls == [1]
     rows, _ = mirror.search(vectors[0], 200, allowed, everything_alive=False, at_least=60)
-    assert len(rows) == 200 and exact_calls == [1, 1]  # fewer than at_least: exact again
+    assert len(rows) == 200
+    assert exact_calls == [1, 1]

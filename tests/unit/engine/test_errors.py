@@ -55,7 +55,12 @@ BAD_WRITES: list[tuple[str, Callable[[HybridStore], object], type[Exception], st
     ("update missing", lambda s: s.update(["nope"], texts=["t"]), RecordNotFoundError, "nope"),
     ("bad where delete", lambda s: s.delete(where={"n": {"$bad": 1}}), FilterError, r"where\.n"),
     ("empty delete", lambda s: s.delete(), InvalidInputError, "clear"),
-    ("batch with one bad", lambda s: s.upsert(["ok", "bad"], metadatas=[{"a": 1}, {"a": object()}]), InvalidInputError, "object"),
+    (
+        "batch with one bad",
+        lambda s: s.upsert(["ok", "bad"], metadatas=[{"a": 1}, {"a": object()}]),
+        InvalidInputError,
+        "object",
+    ),
     ("bad codec", lambda s: s.put_object(b"x", codec="zip", description="d"), MiraError, "unknown codec"),
     ("object no text", lambda s: s.put_object(b"x"), InvalidInputError, "description"),
 ]
@@ -76,7 +81,8 @@ def test_invalid_write_changes_nothing(
 
 
 def test_errors_are_mira_errors_and_builtins() -> None:
-    assert issubclass(InvalidInputError, ValueError) and issubclass(InvalidInputError, MiraError)
+    assert issubclass(InvalidInputError, ValueError)
+    assert issubclass(InvalidInputError, MiraError)
     assert issubclass(RecordNotFoundError, KeyError)
     assert issubclass(FilterError, InvalidInputError)
     with pytest.raises(ConfigError, match="store name"):

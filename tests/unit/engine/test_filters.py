@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mira_vectorstores.engine.errors import FilterError, InvalidInputError
+from mira_vectorstores.engine.mirrors.records import RecordsMirror
 from mira_vectorstores.engine.query.filters import (
     All,
     And,
@@ -22,7 +23,6 @@ from mira_vectorstores.engine.query.filters import (
     parse_where,
     parse_where_document,
 )
-from mira_vectorstores.engine.mirrors.records import RecordsMirror
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -219,7 +219,7 @@ def test_parse_where_document_error_names_the_bad_part(
 def test_filter_error_is_an_invalid_input_and_a_value_error() -> None:
     with pytest.raises(InvalidInputError):
         parse_where({"a": {"$gt": "x"}})
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"\$gt"):
         parse_where({"a": {"$gt": "x"}})
 
 

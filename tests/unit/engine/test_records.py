@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mira_vectorstores.engine.query.filters import parse_where
 from mira_vectorstores.engine.mirrors.records import Packed, RecordsMirror
+from mira_vectorstores.engine.query.filters import parse_where
 
 IDS = ["a", "b", "c", "d", "é-ü"]
 DOCS = ["first", None, "", "fourth text ✓", "fifth"]
@@ -24,7 +24,7 @@ def _mirror() -> RecordsMirror:
 
 @pytest.mark.parametrize("as_json", [False, True])
 def test_packed_column_round_trips_every_row(as_json: bool) -> None:
-    values = METAS + [None] if as_json else DOCS
+    values = [*METAS, None] if as_json else DOCS
     blob, offsets, nulls = Packed.pack(values, as_json=as_json)
     packed = Packed(blob, offsets, nulls, as_json=as_json)
     assert len(packed) == len(values)
@@ -55,7 +55,8 @@ def test_saved_mirror_loads_packed_and_answers_like_the_original(tmp_path: Path)
     files = original.save(tmp_path)
     assert all(f.exists() for f in files)
     loaded = RecordsMirror.load(tmp_path)
-    assert isinstance(loaded.ids, Packed) and isinstance(loaded.metas, Packed)
+    assert isinstance(loaded.ids, Packed)
+    assert isinstance(loaded.metas, Packed)
     assert loaded.size == original.size == 5
     assert loaded.live_count == original.live_count == 4
     assert loaded.alive.tolist() == original.alive.tolist() == [True, False, True, True, True]
@@ -70,10 +71,14 @@ def test_saved_mirror_loads_packed_and_answers_like_the_original(tmp_path: Path)
 def test_reading_rows_of_a_loaded_mirror_does_not_unpack_it(tmp_path: Path) -> None:
     _mirror().save(tmp_path)
     loaded = RecordsMirror.load(tmp_path)
-    assert loaded.metas[3] == {"name": "Zoë"} and loaded.ids[4] == "é-ü"
-    assert isinstance(loaded.ids, Packed) and isinstance(loaded.docs, Packed) and isinstance(loaded.metas, Packed)
+    assert loaded.metas[3] == {"name": "Zoë"}
+    assert loaded.ids[4] == "é-ü"
+    assert isinstance(loaded.ids, Packed)
+    assert isinstance(loaded.docs, Packed)
+    assert isinstance(loaded.metas, Packed)
     loaded.column("k")  # a filter decodes the metadata, once
-    assert isinstance(loaded.metas, list) and isinstance(loaded.docs, Packed)
+    assert isinstance(loaded.metas, list)
+    assert isinstance(loaded.docs, Packed)
 
 
 def test_writes_after_load_unpack_and_save_again(tmp_path: Path) -> None:

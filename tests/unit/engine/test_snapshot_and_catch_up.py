@@ -10,8 +10,8 @@ from pathlib import Path
 
 import chromadb
 import pytest
-
 from fakes import CountingEmbedder
+
 from mira_vectorstores import EmbeddingMismatchError, FaissConfig, HashingEmbedder, HybridStore, StoreConfig
 from mira_vectorstores.engine.mirrors import catch_up, snapshot
 
@@ -62,7 +62,8 @@ def test_crash_after_write_is_reconciled_on_open(tmp_path: Path) -> None:
         f"""
         from mira_vectorstores import HashingEmbedder, HybridStore
         s = HybridStore.persistent({str(tmp_path)!r}, "notes", embedder=HashingEmbedder(32))
-        s.add({TEXTS!r}, ids=[f"n{{i}}" for i in range(300)], metadatas=[{{"i": i, "topic": i % 5}} for i in range(300)])
+        metadatas = [{{"i": i, "topic": i % 5}} for i in range(300)]
+        s.add({TEXTS!r}, ids=[f"n{{i}}" for i in range(300)], metadatas=metadatas)
         s.close()
         """
     )
@@ -118,7 +119,14 @@ def test_refresh_interval_catches_up_on_search(tmp_path: Path) -> None:
     reader.close()
 
 
-VICTIMS = ["vectors.npy", "index-hnsw.faiss", "records/ids.bin", "records/metas.bin", "records/offsets.npy", "lexical/rows.npy"]
+VICTIMS = [
+    "vectors.npy",
+    "index-hnsw.faiss",
+    "records/ids.bin",
+    "records/metas.bin",
+    "records/offsets.npy",
+    "lexical/rows.npy",
+]
 
 
 @pytest.mark.parametrize("victim_name", VICTIMS)
@@ -180,7 +188,7 @@ def test_full_refresh_catches_plain_chroma_writes(tmp_path: Path) -> None:
 
 def test_reopening_with_another_embedder_is_refused(tmp_path: Path) -> None:
     _build(tmp_path).close()
-    with pytest.raises(EmbeddingMismatchError, match="hashing-32.*hashing-16"):
+    with pytest.raises(EmbeddingMismatchError, match=r"hashing-32.*hashing-16"):
         HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(16))
     renamed = CountingEmbedder(32)
     renamed.name = "another-model"
@@ -195,7 +203,8 @@ def test_reopen_does_not_reembed(tmp_path: Path) -> None:
     store.close()
     fresh = CountingEmbedder(16)
     again = HybridStore.persistent(tmp_path, "ccc", embedder=fresh)
-    assert again.count() == 2 and fresh.embedded == []
+    assert again.count() == 2
+    assert fresh.embedded == []
     again.close()
 
 

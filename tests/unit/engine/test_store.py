@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from fakes import CountingEmbedder, unit_vectors
+
 from mira_vectorstores import (
     FieldBoost,
     HybridStore,
@@ -69,7 +69,8 @@ def test_get_by_filter_limit_offset_and_unknown_ids(store: HybridStore) -> None:
     assert [r.id for r in store.get(["d4", "nope", "d0"])] == ["d4", "d0"]
     assert [r.id for r in store.get(where_document={"$contains": "cat"})] == ["d0", "d2"]
     got = store.get(["d0"], include_embeddings=True)[0].embedding
-    assert got is not None and abs(float(np.linalg.norm(got)) - 1) < 1e-5
+    assert got is not None
+    assert abs(float(np.linalg.norm(got)) - 1) < 1e-5
 
 
 def test_upsert_replaces_metadata_and_reembeds_only_changed(embedder: CountingEmbedder) -> None:
@@ -80,10 +81,12 @@ def test_upsert_replaces_metadata_and_reembeds_only_changed(embedder: CountingEm
     assert embedder.embedded == ["gamma changed"]
     a, b = store.get(["a", "b"])
     assert a.metadata == {"x": 9}  # y removed: upsert replaces metadata
-    assert b.metadata == {} and b.document == "gamma changed"
+    assert b.metadata == {}
+    assert b.document == "gamma changed"
     # Chroma itself lost the key too
     raw = store._replica.storage.collection.get(ids=["a"], include=["metadatas"])["metadatas"][0]
-    assert "y" not in raw and raw["x"] == 9
+    assert "y" not in raw
+    assert raw["x"] == 9
     assert [h.id for h in store.search("gamma changed", k=1, mode="lexical")] == ["b"]
     store.close()
 
@@ -107,7 +110,8 @@ def test_vectors_only_records(store: HybridStore) -> None:
     vecs = unit_vectors(3, 64)
     store.add(ids=["v0", "v1", "v2"], vectors=vecs, metadatas=[{"n": i} for i in range(3)])
     hits = store.search(vector=vecs[1], k=1)
-    assert hits[0].id == "v1" and hits[0].document is None
+    assert hits[0].id == "v1"
+    assert hits[0].document is None
     assert hits[0].score == pytest.approx(1.0, abs=1e-5)
 
 
@@ -123,7 +127,8 @@ def test_large_batch_is_chunked_within_chroma_limit() -> None:
     store._replica.storage.collection.upsert = spy  # type: ignore[method-assign]
     n = 20_000
     store.add(ids=[f"r{i}" for i in range(n)], vectors=unit_vectors(n, 16), metadatas=[{"i": i} for i in range(n)])
-    assert sum(sizes) == n and len(sizes) > 1
+    assert sum(sizes) == n
+    assert len(sizes) > 1
     assert max(sizes) <= store._replica.storage.max_batch
     assert store._replica.storage.count() == n == store.count()
     assert len(store.get(where={"i": {"$gte": 0}})) == n
@@ -140,7 +145,8 @@ def test_delete_by_ids_filter_and_clear(store: HybridStore) -> None:
     with pytest.raises(InvalidInputError, match="clear"):
         store.delete()
     assert store.clear() == 2
-    assert store.count() == 0 and store._replica.storage.count() == 0
+    assert store.count() == 0
+    assert store._replica.storage.count() == 0
     assert store.search("cat", k=3) == []
 
 
@@ -148,14 +154,18 @@ def test_delete_by_ids_filter_and_clear(store: HybridStore) -> None:
 def test_modes_and_score_parts(store: HybridStore) -> None:
     _fill(store)
     dense = store.search("cat mat", k=2, mode="dense")
-    assert dense[0].id == "d0" and dense[0].scores.lexical is None and dense[0].scores.dense is not None
+    assert dense[0].id == "d0"
+    assert dense[0].scores.lexical is None
+    assert dense[0].scores.dense is not None
     lexical = store.search("cat", k=5, mode="lexical")
     assert {h.id for h in lexical} == {"d0", "d2"}  # only documents containing the term
     assert all(h.scores.dense is None and h.scores.lexical > 0 for h in lexical)
     hybrid = store.search("cat mat", k=3)  # auto with text -> hybrid
     assert hybrid[0].id == "d0"
     top = hybrid[0].scores
-    assert top.dense is not None and top.lexical is not None and top.fused == hybrid[0].score
+    assert top.dense is not None
+    assert top.lexical is not None
+    assert top.fused == hybrid[0].score
     vector_only = store.search(vector=store.embed_query("cat mat"), k=1)  # auto without text -> dense
     assert vector_only[0].scores.lexical is None
 
@@ -204,7 +214,8 @@ def test_boost_lifts_a_hit_from_beyond_top_k(store: HybridStore) -> None:
     plain = [h.id for h in store.search("cat mat", k=2, mode="dense")]
     assert "d5" not in plain
     boosted = store.search("cat mat", k=2, mode="dense", boosts=[FieldBoost("i", 5, factor=1000.0)])
-    assert boosted[0].id == "d5" and boosted[0].scores.boost == 1000.0
+    assert boosted[0].id == "d5"
+    assert boosted[0].scores.boost == 1000.0
 
 
 def test_store_default_boosts_and_per_search_override(embedder: CountingEmbedder) -> None:
@@ -216,7 +227,8 @@ def test_store_default_boosts_and_per_search_override(embedder: CountingEmbedder
         metadatas=[{"breakthrough": False}, {"breakthrough": True, "spark_intensity": 0.9}],
     )
     hits = store.search("insight about memory", k=2, mode="dense")
-    assert hits[0].id == "spark" and hits[0].scores.boost == pytest.approx(1.95)
+    assert hits[0].id == "spark"
+    assert hits[0].scores.boost == pytest.approx(1.95)
     unboosted = store.search("insight about memory", k=2, mode="dense", boosts=[])
     assert all(h.scores.boost == 1.0 for h in unboosted)
     store.close()
@@ -231,7 +243,8 @@ def test_recency_boost_prefers_newer(store: HybridStore) -> None:
 def test_score_threshold_and_fetch_k(store: HybridStore) -> None:
     _fill(store)
     hits = store.search("cat", k=6, mode="lexical", score_threshold=0.0001)
-    assert hits and all(h.score >= 0.0001 for h in hits)
+    assert hits
+    assert all(h.score >= 0.0001 for h in hits)
     assert store.search("cat mat", k=6, mode="dense", score_threshold=0.99) == []
     with pytest.raises(InvalidInputError, match="fetch_k"):
         store.search("cat", k=5, fetch_k=2, mode="dense")
@@ -292,7 +305,8 @@ def test_config_defaults_apply(embedder: CountingEmbedder) -> None:
     store = HybridStore.in_memory(embedder=embedder, config=StoreConfig(fusion=FusionConfig(mode="lexical")))
     store.add(DOCS)
     hits = store.search("bakery", k=3)
-    assert len(hits) == 1 and hits[0].scores.dense is None
+    assert len(hits) == 1
+    assert hits[0].scores.dense is None
     store.close()
 
 
@@ -308,7 +322,10 @@ def test_find_duplicates_matches_brute_force() -> None:
     truth = {(f"r{i}", f"r{j}") for i in range(200) for j in range(i + 1, 200) if sims[i, j] >= threshold}
     pairs = store.find_duplicates(threshold)
     assert {(p.first, p.second) for p in pairs} == truth
-    assert ("r10", "r50") in truth and pairs[0].similarity == pytest.approx(1.0, abs=1e-5)
+    assert ("r10", "r50") in truth
+    assert pairs[0].similarity == pytest.approx(1.0, abs=1e-5)
     only_even = store.find_duplicates(threshold, where={"g": 0})
-    assert {(p.first, p.second) for p in only_even} == {(a, b) for a, b in truth if int(a[1:]) % 2 == 0 == int(b[1:]) % 2}
+    assert {(p.first, p.second) for p in only_even} == {
+        (a, b) for a, b in truth if int(a[1:]) % 2 == 0 == int(b[1:]) % 2
+    }
     store.close()

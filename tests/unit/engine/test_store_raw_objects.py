@@ -47,17 +47,23 @@ def test_round_trip_is_exact(obj_store: HybridStore, obj: object, codec: str, co
     oid = obj_store.put_object(obj, description="a thing", metadata={"kind": codec})
     back = obj_store.get_object(oid)
     if isinstance(obj, np.ndarray):
-        assert back.dtype == obj.dtype and back.shape == obj.shape and np.array_equal(back, obj)  # type: ignore[union-attr]
+        assert back.dtype == obj.dtype
+        assert back.shape == obj.shape
+        assert np.array_equal(back, obj)
     else:
-        assert back == obj and type(back) is type(obj)
+        assert back == obj
+        assert type(back) is type(obj)
     data, info = obj_store.get_object_bytes(oid)
-    assert info.codec == codec and info.content_type == content_type and info.size == len(data)
+    assert info.codec == codec
+    assert info.content_type == content_type
+    assert info.size == len(data)
     record = obj_store.get([oid])[0]
-    assert record.metadata == {"kind": codec} and record.object == info
+    assert record.metadata == {"kind": codec}
+    assert record.object == info
 
 
 def test_pickle_needs_opt_in_twice(obj_store: HybridStore) -> None:
-    with pytest.raises(ObjectCodecError, match="Point.*pickle"):
+    with pytest.raises(ObjectCodecError, match=r"Point.*pickle"):
         obj_store.put_object(Point(3), description="a point")
     oid = obj_store.put_object(Point(3), description="a point", codec="pickle")
     with pytest.raises(UnsafeDeserializationError, match="allow_pickle=True"):
@@ -70,7 +76,8 @@ def test_objects_are_searchable_with_filters(obj_store: HybridStore) -> None:
     oid = obj_store.put_object(b"PNG...", id="img1", description="photo of a zebra herd", metadata={"kind": "image"})
     hits = obj_store.search("zebra herd photo", k=2, where={"kind": "image"})
     assert [h.id for h in hits] == [oid]
-    assert hits[0].object is not None and hits[0].object.size == 6
+    assert hits[0].object is not None
+    assert hits[0].object.size == 6
     text_obj = obj_store.put_object({"title": "giraffe facts"})  # JSON renders its own text
     assert obj_store.search("giraffe", k=1, mode="lexical")[0].id == text_obj
 

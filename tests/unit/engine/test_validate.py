@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from mira_vectorstores.engine.errors import DimensionMismatchError, InvalidInputError
-from mira_vectorstores.engine.writes.validate import check_ids, check_lengths, check_texts, check_vectors, clean_metadata
+from mira_vectorstores.engine.writes.validate import (
+    check_ids,
+    check_lengths,
+    check_texts,
+    check_vectors,
+    clean_metadata,
+)
 
 
 # ----------------------------------------------------------------------------- check_ids

@@ -81,7 +81,8 @@ async def test_hybrid_top_k_and_sparse_top_k(filled, call, embed_model) -> None:
     # BM25 score of every dense candidate, so there the narrowing only limits new candidates.
     lexical_one = q(embed_model, "the cat", mode=Mode.HYBRID, similarity_top_k=6, sparse_top_k=1, alpha=0.0)
     by_rank = (await call(filled, "query", lexical_one, fusion=FusionMethod.RRF)).ids
-    assert by_rank[0] == "n0" and by_rank[1] != "n2"
+    assert by_rank[0] == "n0"
+    assert by_rank[1] != "n2"
     by_score = (await call(filled, "query", lexical_one, fusion=FusionMethod.WEIGHTED)).ids
     assert by_score[:2] == ["n0", "n2"]
 
