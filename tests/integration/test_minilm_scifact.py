@@ -63,7 +63,7 @@ def test_reopened_store_answers_the_same_without_reembedding(scifact_store: tupl
     text = next(iter(queries.values()))
     before = [(h.id, round(h.score, 6)) for h in store.search(text, k=5)]
     store.flush()
-    path = store._mirror_dir.parent.parent  # type: ignore[union-attr]
+    path = store._replica.mirror_dir.parent.parent  # type: ignore[union-attr]
     again = HybridStore.persistent(path, "scifact", embedder=MiniLMEmbedder())
     assert again.count() == store.count()
     assert [(h.id, round(h.score, 6)) for h in again.search(text, k=5)] == before
