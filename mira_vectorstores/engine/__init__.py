@@ -7,6 +7,7 @@ from mira_vectorstores.engine.config import (
     FaissConfig,
     FusionConfig,
     LexicalConfig,
+    ServerConfig,
     StoreConfig,
     enum_value,
 )
@@ -23,8 +24,10 @@ from mira_vectorstores.engine.errors import (
     ObjectCodecError,
     RecordNotFoundError,
     StorageError,
+    StoreLockedError,
     StoreUnavailableError,
     UnsafeDeserializationError,
+    WriteOutcomeUnknownError,
 )
 from mira_vectorstores.engine.query.boosting import (
     BoostRule,
@@ -45,6 +48,7 @@ from mira_vectorstores.engine.types import (
     ScoreBreakdown,
     SearchHit,
     SearchMode,
+    StoreHealth,
 )
 
 __all__ = [
@@ -79,11 +83,15 @@ __all__ = [
     "ScoreBreakdown",
     "SearchHit",
     "SearchMode",
+    "ServerConfig",
     "StorageError",
     "StoreConfig",
+    "StoreHealth",
+    "StoreLockedError",
     "StoreUnavailableError",
     "ThresholdBoost",
     "UnsafeDeserializationError",
+    "WriteOutcomeUnknownError",
     "boosts_from_json",
     "boosts_to_json",
     "enum_value",

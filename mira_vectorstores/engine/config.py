@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TypeVar
@@ -148,6 +149,10 @@ class ChromaConfig:
                 raise ConfigError(msg)
 
 
+#: Seconds between background catch-ups of a server store when ``refresh_interval`` is ``None``.
+SERVER_REFRESH_INTERVAL = 1.0
+
+
 @dataclass(frozen=True, slots=True)
 class StoreConfig:
     """Everything a ``HybridStore`` can be tuned with.
@@ -157,9 +162,12 @@ class StoreConfig:
         lexical: the BM25 mirror.
         fusion: default search options.
         chroma: Chroma's own index of the collection (unused by our searches).
-        refresh_interval: seconds after which a search first checks Chroma's generation
-            (one cheap read) to catch writes of other processes; ``None`` never checks
-            (call ``refresh()``), which keeps the hot path free of Chroma calls.
+        refresh_interval: how stale the mirrors may get, in seconds. A store on a server
+            catches up with other processes' writes in a background thread this often (``None``:
+            every ``SERVER_REFRESH_INTERVAL`` seconds), so searches never wait on Chroma. An
+            embedded or in-memory store has no other writing process (its folder is locked);
+            given a value, its reads catch up first once it has passed (``None``: only
+            ``refresh()`` does), which matters only for several stores of one process on one folder.
     """
 
     faiss: FaissConfig = field(default_factory=FaissConfig)
@@ -172,3 +180,34 @@ class StoreConfig:
         if self.refresh_interval is not None and self.refresh_interval < 0:
             msg = f"StoreConfig.refresh_interval must be >= 0 or None, got {self.refresh_interval}"
             raise ConfigError(msg)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """How to reach a Chroma server (``HybridStore.connect``).
+
+    Attributes:
+        ssl: use HTTPS.
+        headers: sent with every request, e.g. ``{"Authorization": "Bearer <token>"}`` or
+            ``{"X-Chroma-Token": "<token>"}`` for a server with token auth.
+        tenant: the Chroma tenant.
+        database: the Chroma database.
+    """
+
+    ssl: bool = False
+    headers: Mapping[str, str] = field(default_factory=dict)
+    tenant: str = "default_tenant"
+    database: str = "default_database"
+
+    def __post_init__(self) -> None:
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in dict(self.headers).items()):
+            msg = f"ServerConfig.headers must map str to str, got {dict(self.headers)!r}"
+            raise ConfigError(msg)
+        for name in ("tenant", "database"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                msg = f"ServerConfig.{name} must be a non-empty str, got {getattr(self, name)!r}"
+                raise ConfigError(msg)
+
+    def url(self, host: str, port: int) -> str:
+        """The server's address, for messages and cache keys."""
+        return f"{'https' if self.ssl else 'http'}://{host}:{port}"

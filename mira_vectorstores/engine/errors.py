@@ -61,3 +61,25 @@ class CorruptedObjectError(MiraError, ValueError):
 
 class UnsafeDeserializationError(MiraError, PermissionError):
     """Reading a pickled object needs ``allow_pickle=True`` (unpickling runs code)."""
+
+
+class StoreLockedError(MiraError, RuntimeError):
+    """Another process holds the embedded store's folder open for writing.
+
+    Attributes:
+        pid: the holder's process id, when it could be read.
+        path: the store's folder.
+    """
+
+    def __init__(self, message: str, *, pid: int | None, path: str) -> None:
+        super().__init__(message)
+        self.pid = pid
+        self.path = path
+
+
+class WriteOutcomeUnknownError(StoreUnavailableError):
+    """The server failed during a write: some of its records may have landed.
+
+    Whatever landed carries its stamp, so every process (the writer included) shows it once it
+    catches up with the server; retrying the same write is safe (upserts are idempotent).
+    """

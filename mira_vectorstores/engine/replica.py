@@ -1,95 +1,144 @@
 """``Replica``: this process's copy of one Chroma collection, and keeping it current.
 
-It owns the Chroma handle and the mirrors: it opens them (loading a snapshot or rebuilding
-from Chroma), commits validated write batches (Chroma first, then the mirrors), catches up
-with other writers, and saves the mirrors on ``flush`` / ``close`` and at interpreter exit.
-``HybridStore`` holds one and adds the public API on top; the replica takes no lock of its
-own (the store's lock covers every call, the exit-time save included).
+It owns the Chroma handle and the mirrors: it opens them (a snapshot caught up by the change,
+or a rebuild from Chroma), commits validated write batches (stamped, Chroma first, then the
+mirrors), deletes with tombstones, catches up with other processes' writes, and saves the
+mirrors on ``flush`` / ``close``. ``HybridStore`` holds one and adds the public API on top; the
+replica takes no lock of its own (the store's lock covers every call).
+
+Modes: ``embedded`` (a folder locked to this process: ``locks.PathLock``), ``server`` (any
+number of processes share a Chroma server: id-addressed writes first bring their ids level
+with Chroma, and a background ``Refresher`` catches up), ``memory`` (this process only).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
 import time
 import uuid
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-from mira_vectorstores.engine.config import StoreConfig
+import platformdirs
+
+from mira_vectorstores.engine.config import ServerConfig, StoreConfig
 from mira_vectorstores.engine.embeddings import Embedder
-from mira_vectorstores.engine.errors import EmbeddingMismatchError
+from mira_vectorstores.engine.errors import EmbeddingMismatchError, StorageError, WriteOutcomeUnknownError
+from mira_vectorstores.engine.locks import PathLock
 from mira_vectorstores.engine.mirrors import catch_up, snapshot
+from mira_vectorstores.engine.mirrors.catch_up import Caught
 from mira_vectorstores.engine.mirrors.mirror_set import Mirrors
+from mira_vectorstores.engine.stamps import Clock, stamp_of_time
 from mira_vectorstores.engine.storage.chroma import ChromaStorage
 from mira_vectorstores.engine.writes.batch import WriteBatch
 
 logger = logging.getLogger(__name__)
+Mode = Literal["embedded", "server", "memory"]
+#: Tombstones older than this are dropped; a snapshot older than this is reconciled in full.
+TOMBSTONE_HORIZON_S = 7 * 86_400.0
+#: An embedded folder has one writing process, so only this process's own concurrent writes can
+#: land out of stamp order: a short window covers them. Servers use ``catch_up.WINDOW``.
+EMBEDDED_WINDOW = stamp_of_time(2.0)
+_CLOCK = Clock()  # one per process: every store of this process stamps in one order
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Which Chroma a replica opens."""
+
+    path: str | Path | None = None
+    host: str | None = None
+    port: int = 8000
+    server: ServerConfig | None = None
+
+    @property
+    def mode(self) -> Mode:
+        """``server`` with a host, ``embedded`` with a path, else ``memory``."""
+        return "server" if self.host is not None else "embedded" if self.path is not None else "memory"
 
 
 class Replica:
-    """Chroma handle, mirrors and the generation they match, for one collection."""
+    """Chroma handle, mirrors and the highest write stamp they hold, for one collection."""
 
     def __init__(
         self,
         storage: ChromaStorage,
         *,
+        mode: Mode,
         config: StoreConfig,
         embedder: Embedder | None,
         folder: Path | None,
         mirror_dir: Path | None,
-        ephemeral: bool,
+        path_lock: PathLock | None = None,
     ) -> None:
         """Wrap an open collection; ``open`` is the usual way in (it also loads the mirrors)."""
         self.storage = storage
+        self.mode: Mode = mode
         self.config = config
         self.embedder = embedder
         #: ``<path>/mira/<name>`` of an embedded store (payload files live here); ``None`` otherwise.
         self.folder = folder
         self.mirror_dir = mirror_dir
-        self.ephemeral = ephemeral
+        self.path_lock = path_lock
         self.mirrors: Mirrors | None = None
-        self.generation = ""
-        self._saved_generation: str | None = None
+        self.high_water = 0  # the highest write stamp the mirrors hold
+        self.writer = uuid.uuid4().hex[:12]
+        self.last_catch_up: float | None = None  # wall-clock time of the last successful catch-up
+        self.last_error: str | None = None
+        self._saved_high_water: int | None = None
+        self._dirty = False
         self._last_check = time.monotonic()
 
     @classmethod
     def open(
-        cls,
-        name: str,
-        *,
-        path: str | Path | None,
-        host: str | None,
-        port: int,
-        embedder: Embedder | None,
-        config: StoreConfig,
-        mirror_dir: str | Path | None,
+        cls, name: str, where: Where, *, embedder: Embedder | None, config: StoreConfig, mirror_dir: str | Path | None
     ) -> Replica:
-        """Open (or create) the collection and load or rebuild its mirrors.
+        """Open (or create) the collection and load, catch up or rebuild its mirrors.
 
         Raises:
+            StoreLockedError: another process holds the embedded folder.
             EmbeddingMismatchError: when the collection was built with another embedder.
             StoreUnavailableError: when the server cannot be reached.
         """
-        embedded = host is None and path is not None
-        storage = ChromaStorage.open(name=name, path=None if host else path, host=host, port=port, config=config.chroma)
-        folder = Path(path) / "mira" / name if embedded and path is not None else None
-        if mirror_dir is None:
-            mirror_dir = folder
-        replica = cls(
-            storage,
-            config=config,
-            embedder=embedder,
-            folder=folder,
-            mirror_dir=Path(mirror_dir) if mirror_dir is not None else None,
-            ephemeral=host is None and path is None,
-        )
-        replica._load()
+        mode = where.mode
+        path_lock = PathLock(Path(where.path)) if mode == "embedded" and where.path is not None else None
+        try:
+            storage = ChromaStorage.open(
+                name=name, path=where.path, host=where.host, port=where.port, config=config.chroma, server=where.server
+            )
+            folder = Path(where.path) / "mira" / name if mode == "embedded" and where.path is not None else None
+            if mirror_dir is None and mode == "server" and where.host is not None:
+                mirror_dir = _server_cache(name, where.host, where.port, where.server or ServerConfig())
+            replica = cls(
+                storage,
+                mode=mode,
+                config=config,
+                embedder=embedder,
+                folder=folder,
+                mirror_dir=Path(mirror_dir) if mirror_dir is not None else folder,
+                path_lock=path_lock,
+            )
+            replica._load()
+        except BaseException:
+            if path_lock is not None:
+                path_lock.release()
+            raise
         return replica
 
     @property
     def name(self) -> str:
         """The Chroma collection's name."""
         return self.storage.name
+
+    @property
+    def shared(self) -> bool:
+        """Whether other processes may write to the collection (server mode)."""
+        return self.mode == "server"
 
     @property
     def dimension(self) -> int | None:
@@ -113,116 +162,232 @@ class Replica:
         if mine is not None and stored_dim is not None and _as_int(stored_dim) != mine.dimension:
             msg = f"store {self.name!r} holds {stored_dim}-dim vectors; embedder {mine.name!r} makes {mine.dimension}"
             raise EmbeddingMismatchError(msg)
-        self.generation = str(state.get("generation", ""))
         dimension = _as_int(stored_dim) if stored_dim is not None else (mine.dimension if mine else None)
         if dimension is not None:
             self.mirrors = self._load_or_rebuild(dimension)
-        if not state.get("generation") or (stored_name in (None, "none") and mine is not None):
-            self._bump_generation()
+            self.last_catch_up = time.time()
+        if stored_name in (None, "none") and mine is not None:
+            self.storage.set_state({"embedder": mine.name, "dimension": mine.dimension})
+        if self.mode != "memory":
+            self.compact_tombstones()
 
     def _load_or_rebuild(self, dimension: int) -> Mirrors:
         manifest = snapshot.read_manifest(self.mirror_dir) if self.mirror_dir else None
-        if self.mirror_dir is not None and manifest is not None and manifest.dimension == dimension:
+        usable = (
+            manifest is not None
+            and manifest.dimension == dimension
+            and manifest.collection_id == self.storage.collection_id
+        )
+        if self.mirror_dir is not None and manifest is not None and usable:
             try:
                 mirrors = snapshot.load(self.mirror_dir, manifest, self.config)
             except snapshot.MirrorFilesError as exc:
                 logger.warning("mirror files of %r are unusable (%s); rebuilding from Chroma", self.name, exc)
             else:
-                # The generation alone decides (DESIGN.md decision 3): our writers bump it before
-                # every write, and plain Chroma writes are caught by refresh(full=True). No
-                # count() here: Chroma's first count() loads the collection's whole HNSW index,
-                # which our searches never use (0.28 s and ~170 MB at 100,000 records).
-                if manifest.generation != self.generation:
-                    catch_up.reconcile(self.storage, mirrors)
+                self.mirrors, self.high_water = mirrors, manifest.high_water
+                self._saved_high_water = manifest.high_water
+                if manifest.high_water < stamp_of_time(time.time() - TOMBSTONE_HORIZON_S):
+                    # Older than the tombstones: deletes since then are known only by absence.
+                    self._note(catch_up.reconcile(self.storage, mirrors))
                 else:
-                    self._saved_generation = manifest.generation
+                    self.catch_up()
                 return mirrors
         if self.storage.count() == 0:
             return Mirrors(dimension, self.config)
-        return catch_up.rebuild(self.storage, dimension, self.config)
+        mirrors, self.high_water = catch_up.rebuild(self.storage, dimension, self.config)
+        _CLOCK.observe(self.high_water)
+        self._dirty = True
+        return mirrors
 
     # -- writing ----------------------------------------------------------------------------
-    def _bump_generation(self) -> str:
-        """Announce a write: a new generation token in Chroma *before* the write lands, so a
-        crash mid-write leaves mirrors whose generation differs and get reconciled.
-        """
-        counter = int(self.generation.split("-")[0]) + 1 if self.generation[:1].isdigit() else 1
-        token = f"{counter}-{uuid.uuid4().hex[:12]}"
-        state: dict[str, object] = {"generation": token}
-        if self.embedder is not None:
-            state.update(embedder=self.embedder.name, dimension=self.embedder.dimension)
-        elif self.mirrors is not None:
-            state.update(embedder="none", dimension=self.mirrors.dimension)
-        self.storage.set_state(state)
-        self.generation = token
-        return token
+    def sync(self, ids: Sequence[str]) -> None:
+        """Before an id-addressed write on a shared store: mirror exactly what Chroma holds for ``ids``."""
+        if self.shared and self.mirrors is not None and ids and catch_up.ids(self.storage, self.mirrors, ids):
+            self._dirty = True
 
     def commit(self, batch: WriteBatch) -> None:
-        """Write a validated batch: announce, write to Chroma, then mirror it."""
+        """Write a validated batch: each chunk stamped, written to Chroma, then mirrored.
+
+        Raises:
+            WriteOutcomeUnknownError: the server failed mid-write; what landed shows up once it is back.
+        """
         if not batch.ids:
             return
         if self.mirrors is None:
             self.mirrors = Mirrors(batch.vectors.shape[1], self.config)
-        rev = self._bump_generation()
-        try:
-            self.storage.upsert(batch.ids, batch.vectors, batch.documents, batch.chroma_metadatas(rev))
-        except Exception:
-            # Some chunks may have landed: bring the mirrors level with whatever Chroma holds.
-            catch_up.reconcile(self.storage, self.mirrors)
-            raise
-        self.mirrors.apply_upsert(batch.ids, batch.documents, batch.metadatas, batch.vectors)
-        logger.debug("committed %d records (%d embedded) at %s", len(batch.ids), batch.embedded, rev)
+            if self.embedder is None:  # a vectors-only store learns its dimension from its first write
+                self.storage.set_state({"embedder": "none", "dimension": self.mirrors.dimension})
+        for start in range(0, len(batch.ids), self.storage.max_batch):
+            rows = slice(start, start + self.storage.max_batch)
+            # A stamp per chunk, taken just before it is sent: a long write's last chunk does
+            # not land long after its stamp (readers re-read only a window behind the newest).
+            stamp = _CLOCK.next()
+            metadatas = batch.chroma_metadatas(rows, stamp=stamp, rev=f"{stamp}-{self.writer}")
+            ids, vectors, documents = batch.ids[rows], batch.vectors[rows], batch.documents[rows]
+            try:
+                self.storage.upsert(ids, vectors, documents, metadatas)
+            except StorageError as exc:
+                self._after_failed_write(batch.ids[start:], exc)
+                raise
+            self.mirrors.apply_upsert(ids, documents, batch.metadatas[rows], vectors)
+            self._advance(stamp)
+        logger.debug("committed %d records (%d embedded)", len(batch.ids), batch.embedded)
 
     def delete(self, ids: Sequence[str]) -> int:
-        """Delete live records from Chroma, then from the mirrors; returns how many were live."""
-        if not ids or self.mirrors is None:
+        """Delete records (on a shared store: every one Chroma holds); returns how many existed."""
+        if not ids:
             return 0
-        self._bump_generation()
+        if self.shared:
+            present = self.storage.existing(ids)
+            targets = [i for i in dict.fromkeys(ids) if i in present]
+        else:
+            live = self.mirrors.records.row_of if self.mirrors is not None else {}
+            targets = [i for i in dict.fromkeys(ids) if i in live]
+        if not targets:
+            return 0
+        stamp = _CLOCK.next()
         try:
-            self.storage.delete(ids)
-        except Exception:
-            catch_up.reconcile(self.storage, self.mirrors)
+            # Tombstones first: a delete that stops half-way leaves a tombstone for a record
+            # that still exists (harmless: readers check), never a deletion nobody hears of.
+            self.storage.add_tombstones(targets, stamp)
+            self.storage.delete(targets)
+        except StorageError as exc:
+            self._after_failed_write(targets, exc)
             raise
-        return len(self.mirrors.apply_delete(ids))
+        if self.mirrors is not None:
+            self.mirrors.apply_delete(targets)
+        self._advance(stamp)
+        return len(targets)
+
+    def _advance(self, stamp: int) -> None:
+        # Our own write: the mirrors hold it, so the next catch-up may start after it.
+        self.high_water = max(self.high_water, stamp)
+        self._dirty = True
+
+    def _after_failed_write(self, ids: Sequence[str], exc: StorageError) -> None:
+        """Learn which of ``ids`` landed; if the server cannot say, the write's outcome is unknown."""
+        try:
+            self.sync_after_failure(ids)
+        except StorageError:
+            msg = (
+                f"{exc} The outcome of writing {len(ids)} records is unknown: the records that landed carry "
+                "their stamps, so this and every other process shows them once the server is back "
+                "(catch-up). Repeating the write is safe."
+            )
+            raise WriteOutcomeUnknownError(msg) from exc
+
+    def sync_after_failure(self, ids: Sequence[str]) -> None:
+        """Mirror exactly what Chroma holds for ``ids`` (any mode)."""
+        if self.mirrors is not None and catch_up.ids(self.storage, self.mirrors, ids):
+            self._dirty = True
 
     # -- catching up ------------------------------------------------------------------------
-    def refresh(self, *, full: bool = False) -> None:
-        """Catch up with writes of other processes (``full``: re-read everything from Chroma)."""
-        state = self.storage.state()
-        generation = str(state.get("generation", ""))
-        dimension = state.get("dimension")
-        if self.mirrors is None and dimension is not None:
-            self.mirrors = Mirrors(_as_int(dimension), self.config)
+    def catch_up(self) -> None:
+        """Apply every write of other processes since the highest stamp the mirrors hold."""
         if self.mirrors is None:
-            return
-        if full:
-            self.mirrors = catch_up.rebuild(self.storage, self.mirrors.dimension, self.config)
-        elif generation != self.generation:
-            catch_up.reconcile(self.storage, self.mirrors)
-        self.generation = generation
+            dimension = self.storage.state().get("dimension")
+            if dimension is None:
+                self.last_catch_up = time.time()
+                return
+            self.mirrors = Mirrors(_as_int(dimension), self.config)
+        window = catch_up.WINDOW if self.shared else EMBEDDED_WINDOW
+        self._note(catch_up.since(self.storage, self.mirrors, self.high_water, window=window))
+
+    def refresh(self, *, full: bool = False) -> None:
+        """Catch up now (``full``: re-read everything from Chroma, plain Chroma clients' writes included)."""
+        if full and self.mirrors is not None:
+            self.mirrors, top = catch_up.rebuild(self.storage, self.mirrors.dimension, self.config)
+            self.high_water = max(self.high_water, top)
+            self._dirty = True
+            self.last_catch_up = time.time()
+        else:
+            self.catch_up()
         self._last_check = time.monotonic()
 
-    def maybe_refresh(self) -> None:
-        """``refresh`` when ``StoreConfig.refresh_interval`` has passed since the last check."""
+    def due(self) -> bool:
+        """Whether ``StoreConfig.refresh_interval`` has passed since the last check (embedded stores)."""
         interval = self.config.refresh_interval
-        if interval is not None and time.monotonic() - self._last_check >= interval:
-            self.refresh()
+        return interval is not None and time.monotonic() - self._last_check >= interval
+
+    def _note(self, caught: Caught) -> None:
+        _CLOCK.observe(caught.high_water)
+        if caught.fetched or caught.dropped or caught.high_water > self.high_water:
+            self._dirty = True
+        self.high_water = max(self.high_water, caught.high_water)
+        self.last_catch_up = time.time()
+        self.last_error = None
+
+    def changes_behind(self) -> int:
+        """Records and deletes stamped after what the mirrors hold (asks Chroma)."""
+        changed = sum(len(page.ids) for page in self.storage.pages(metadata_only=True, stamped_after=self.high_water))
+        return changed + len(self.storage.tombstones_after(self.high_water))
 
     # -- persisting and closing ---------------------------------------------------------------
     def flush(self) -> None:
-        """Save the mirrors when they changed since the last save (embedded stores)."""
-        if self.mirror_dir is None or self.mirrors is None or self._saved_generation == self.generation:
+        """Save the mirrors when they changed since the last save."""
+        if self.mirror_dir is None or self.mirrors is None or not self._dirty:
             return
         embedder = self.embedder.name if self.embedder is not None else "none"
-        snapshot.save(self.mirror_dir, self.mirrors, generation=self.generation, embedder=embedder)
-        self._saved_generation = self.generation
+        snapshot.save(
+            self.mirror_dir,
+            self.mirrors,
+            collection_id=self.storage.collection_id,
+            high_water=self.high_water,
+            embedder=embedder,
+        )
+        self._saved_high_water, self._dirty = self.high_water, False
+
+    def compact_tombstones(self) -> None:
+        """Drop tombstones older than the horizon (readers further behind reconcile in full)."""
+        self.storage.drop_tombstones_before(stamp_of_time(time.time() - TOMBSTONE_HORIZON_S))
 
     def close(self) -> None:
-        """Save the mirrors, or drop the collection of an in-memory store."""
-        if self.ephemeral:
-            self.storage.drop()
-        else:
-            self.flush()
+        """Save the mirrors (or drop an in-memory collection) and release the folder's lock."""
+        try:
+            if self.mode == "memory":
+                self.storage.drop()
+            else:
+                self.flush()
+        finally:
+            if self.path_lock is not None:
+                self.path_lock.release()
+
+
+class Refresher:
+    """A daemon thread that calls ``refresh`` every ``interval`` seconds until stopped.
+
+    It holds its owner weakly (a store nobody references can be collected; the thread then
+    ends), and keeps going through failures (the owner records them for ``health()``).
+    """
+
+    def __init__(self, owner: object, refresh: Callable[[], None], interval: float) -> None:
+        """Start the thread."""
+        self._refresh = weakref.WeakMethod(refresh)
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"mira-refresh-{id(owner):x}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            refresh = self._refresh()
+            if refresh is None:
+                return
+            refresh()
+            del refresh
+
+    def stop(self) -> None:
+        """Stop the thread (waits for a refresh in progress)."""
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=30)
+
+
+def _server_cache(name: str, host: str, port: int, server: ServerConfig) -> Path:
+    """Where a server store's mirrors persist on this machine: one folder per collection."""
+    key = f"{server.url(host, port)}|{server.tenant}|{server.database}|{name}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return platformdirs.user_cache_path("mira_vectorstores") / "mirrors" / f"{name}-{digest}"
 
 
 def _as_int(value: object) -> int:

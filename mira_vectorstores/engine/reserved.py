@@ -1,8 +1,9 @@
 """The store's reserved metadata keys (``_mira_*``): their names, stripping them from what a
 caller sees, and reading a raw object's facts from them.
 
-Every record the store writes carries a revision (``REV``); a raw object also carries its
-content type, codec, size and sha256. Callers may not write keys with this prefix.
+Every record the store writes carries its write's stamp (``STAMP``, an int that orders writes:
+``stamps.py``) and revision (``REV``, the stamp and the writer, unique per write); a raw object
+also carries its content type, codec, size and sha256. Callers may not write keys with this prefix.
 """
 
 from __future__ import annotations
@@ -13,10 +14,15 @@ from mira_vectorstores.engine.types import ObjectInfo
 
 RESERVED_PREFIX = "_mira_"
 REV = RESERVED_PREFIX + "rev"
+STAMP = RESERVED_PREFIX + "stamp"
 CONTENT_TYPE = RESERVED_PREFIX + "ctype"
 CODEC = RESERVED_PREFIX + "codec"
 SIZE = RESERVED_PREFIX + "size"
 SHA256 = RESERVED_PREFIX + "sha256"
+
+
+#: Keys a write sets afresh on every record it touches (never carried over from the old version).
+WRITE_KEYS = (REV, STAMP)
 
 
 def is_reserved(key: str) -> bool:

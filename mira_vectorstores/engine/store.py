@@ -11,22 +11,24 @@ from __future__ import annotations
 import atexit
 import logging
 import re
-import threading
+import time
 import uuid
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal, Self
 
 import numpy as np
 
-from mira_vectorstores.engine.config import StoreConfig, enum_value
+from mira_vectorstores.engine.config import SERVER_REFRESH_INTERVAL, ServerConfig, StoreConfig, enum_value
 from mira_vectorstores.engine.embeddings import Embedder, MiniLMEmbedder
-from mira_vectorstores.engine.errors import ConfigError, InvalidInputError, RecordNotFoundError
+from mira_vectorstores.engine.errors import ConfigError, InvalidInputError, RecordNotFoundError, StorageError
+from mira_vectorstores.engine.locks import ReadWriteLock, holder_pid
 from mira_vectorstores.engine.query import pipeline
 from mira_vectorstores.engine.query.boosting import BoostLike, parse_boosts
 from mira_vectorstores.engine.query.filters import combine, parse_where, parse_where_document
-from mira_vectorstores.engine.replica import Replica
+from mira_vectorstores.engine.replica import Refresher, Replica, Where
 from mira_vectorstores.engine.storage.codecs import choose_codec, decode
 from mira_vectorstores.engine.storage.objects import ObjectStore
 from mira_vectorstores.engine.types import (
@@ -38,6 +40,7 @@ from mira_vectorstores.engine.types import (
     RecordId,
     SearchHit,
     SearchMode,
+    StoreHealth,
     Vector,
 )
 from mira_vectorstores.engine.writes.batch import WriteBatch, prepare_update, prepare_upsert
@@ -77,6 +80,7 @@ class HybridStore:
         config: StoreConfig | None = None,
         boosts: Sequence[BoostLike] | None = None,
         mirror_dir: str | Path | None = None,
+        server: ServerConfig | None = None,
     ) -> None:
         """Open or create a store.
 
@@ -90,10 +94,14 @@ class HybridStore:
             config: tuning; see ``StoreConfig``.
             boosts: default boost rules for every search (a search can override them).
             mirror_dir: where mirrors persist; defaults to ``<path>/mira/<name>`` when
-                embedded, and to nowhere (rebuilt at open) otherwise.
+                embedded, and for a server store to a folder of the user's cache directory
+                keyed by server, tenant, database and collection (a restart catches up by the
+                change instead of reading every record).
+            server: TLS, headers (token auth), tenant and database of the server.
 
         Raises:
             ConfigError: for a bad name or option.
+            StoreLockedError: another process holds the embedded folder.
             EmbeddingMismatchError: when the store was built with another embedder.
             StoreUnavailableError: when the server cannot be reached.
         """
@@ -106,13 +114,16 @@ class HybridStore:
         self.config = config or StoreConfig()
         self.embedder: Embedder | None = MiniLMEmbedder() if embedder == DEFAULT else embedder
         self.default_boosts = parse_boosts(boosts)
-        self._lock = threading.RLock()
+        self._lock = ReadWriteLock()  # searches share it; writes and catch-ups hold it alone
         self._closed = False
-        self._replica = Replica.open(
-            name, path=path, host=host, port=port, embedder=self.embedder, config=self.config, mirror_dir=mirror_dir
-        )
+        where = Where(path=None if host else path, host=host, port=port, server=server)
+        self._replica = Replica.open(name, where, embedder=self.embedder, config=self.config, mirror_dir=mirror_dir)
         folder = self._replica.folder
         self.objects = ObjectStore.for_storage(self._replica.storage, None if folder is None else folder / "objects")
+        self._refresher: Refresher | None = None
+        if self._replica.shared:
+            interval = self.config.refresh_interval
+            self._refresher = Refresher(self, self._refresh_in_background, interval or SERVER_REFRESH_INTERVAL)
         _OPEN_STORES.add(self)
 
     # -- factories -------------------------------------------------------------------------
@@ -152,9 +163,28 @@ class HybridStore:
         config: StoreConfig | None = None,
         boosts: Sequence[BoostLike] | None = None,
         mirror_dir: str | Path | None = None,
+        ssl: bool = False,
+        headers: Mapping[str, str] | None = None,
+        tenant: str = "default_tenant",
+        database: str = "default_database",
     ) -> Self:
-        """A store on a Chroma server (``chroma run --path DIR --port P``)."""
-        return cls(name, host=host, port=port, embedder=embedder, config=config, boosts=boosts, mirror_dir=mirror_dir)
+        """A store on a Chroma server (``chroma run --path DIR --port P``), shared by any number of processes.
+
+        Each process keeps its own mirrors and catches up with the others' writes in the
+        background (``StoreConfig.refresh_interval``); ``ssl``, ``headers`` (token auth),
+        ``tenant`` and ``database`` are as in ``chromadb.HttpClient``.
+        """
+        server = ServerConfig(ssl=ssl, headers=dict(headers or {}), tenant=tenant, database=database)
+        return cls(
+            name,
+            host=host,
+            port=port,
+            embedder=embedder,
+            config=config,
+            boosts=boosts,
+            mirror_dir=mirror_dir,
+            server=server,
+        )
 
     # -- lifecycle ----------------------------------------------------------------------------
     def refresh(self, *, full: bool = False) -> None:
@@ -164,24 +194,38 @@ class HybridStore:
             full: re-read everything from Chroma; catches writes of plain Chroma clients,
                 which do not announce themselves.
         """
-        with self._lock:
-            self._replica.refresh(full=full)
+        with self._lock.write():
+            self._check_open()
+            try:
+                self._replica.refresh(full=full)
+            except StorageError as exc:
+                self._replica.last_error = str(exc)
+                raise
+
+    def _refresh_in_background(self) -> None:
+        try:
+            if not self._closed:
+                self.refresh()
+        except StorageError:
+            logger.debug("background catch-up of %r failed", self.name, exc_info=True)
 
     def flush(self) -> None:
         """Persist the mirrors now (also done by ``close`` and at interpreter exit)."""
-        with self._lock:
+        with self._lock.write():
             self._replica.flush()
 
     def close(self) -> None:
         """Persist the mirrors and release the store (an in-memory store's data is dropped)."""
-        with self._lock:
+        if self._refresher is not None:
+            self._refresher.stop()
+        with self._lock.write():
             if self._closed:
                 return
-            if self._replica.ephemeral:
-                self.objects.drop()
-            self._replica.close()
             self._closed = True
             _OPEN_STORES.discard(self)
+            if self._replica.mode == "memory":
+                self.objects.drop()
+            self._replica.close()
 
     def __enter__(self) -> Self:
         """Use as a context manager; closes on exit."""
@@ -199,8 +243,7 @@ class HybridStore:
 
     def count(self) -> int:
         """Records in the store."""
-        with self._lock:
-            self._check_open()
+        with self._reading():
             mirrors = self._replica.mirrors
             return 0 if mirrors is None else mirrors.records.live_count
 
@@ -234,8 +277,9 @@ class HybridStore:
         Raises:
             InvalidInputError: for any invalid input; nothing is written.
         """
-        with self._lock:
+        with self._lock.write():
             self._check_open()
+            self._sync(ids)
             mirrors = self._replica.mirrors
             if ids is not None and mirrors is not None:
                 taken = [i for i in ids if isinstance(i, str) and i in mirrors.records.row_of]
@@ -256,8 +300,9 @@ class HybridStore:
         """Add or replace records. A replaced record gets the new metadata; its text is kept
         when ``texts`` is not given, and re-embedded only when it changed. Args as in ``add``.
         """
-        with self._lock:
+        with self._lock.write():
             self._check_open()
+            self._sync(ids)
             batch = prepare_upsert(
                 self._replica.mirrors, self.embedder, texts=texts, ids=ids, metadatas=metadatas, vectors=vectors
             )
@@ -277,8 +322,9 @@ class HybridStore:
         Raises:
             RecordNotFoundError: when an id does not exist; nothing is written.
         """
-        with self._lock:
+        with self._lock.write():
             self._check_open()
+            self._sync(ids)
             batch = prepare_update(
                 self._replica.mirrors, self.embedder, ids=ids, texts=texts, metadatas=metadatas, vectors=vectors
             )
@@ -292,7 +338,8 @@ class HybridStore:
         where_document: FilterDict | None = None,
     ) -> int:
         """Delete records by id and/or filter (both given: the ids that also match). Unknown ids
-        are ignored. A deleted object's payload goes too.
+        are ignored. A deleted object's payload goes too. On a server, ids act on what Chroma
+        holds, and a filter on the records as of a catch-up made first.
 
         Returns:
             How many records were deleted.
@@ -300,17 +347,24 @@ class HybridStore:
         Raises:
             InvalidInputError: when neither ids nor a filter is given (use ``clear()``).
         """
-        with self._lock:
+        with self._lock.write():
             self._check_open()
             if ids is None and not where and not where_document:
                 msg = "delete() needs ids or a filter; call clear() to delete every record"
                 raise InvalidInputError(msg)
+            if ids is not None and not where and not where_document:
+                return self._delete(self._checked_ids(ids))
+            if self._replica.shared:
+                self._replica.catch_up()
+            self._sync(ids)
             return self._delete(self._matching(ids, where, where_document))
 
     def clear(self) -> int:
         """Delete every record; returns how many there were."""
-        with self._lock:
+        with self._lock.write():
             self._check_open()
+            if self._replica.shared:
+                self._replica.catch_up()
             mirrors = self._replica.mirrors
             return self._delete(list(mirrors.records.row_of) if mirrors else [])
 
@@ -335,8 +389,10 @@ class HybridStore:
             offset: skip this many first.
             include_embeddings: add the unit vectors.
         """
-        with self._lock:
-            self._check_open()
+        if (limit is not None and limit < 0) or offset < 0:
+            msg = f"limit and offset must be >= 0, got limit={limit}, offset={offset}"
+            raise InvalidInputError(msg)
+        with self._reading():
             if (limit is not None and limit < 0) or offset < 0:
                 msg = f"limit and offset must be >= 0, got limit={limit}, offset={offset}"
                 raise InvalidInputError(msg)
@@ -419,9 +475,7 @@ class HybridStore:
             ids=None if ids is None else tuple(ids),
             lexical_fetch_k=lexical_fetch_k,
         )
-        with self._lock:
-            self._check_open()
-            self._replica.maybe_refresh()
+        with self._reading():
             mirrors = self._replica.mirrors
             return [] if mirrors is None else pipeline.run(mirrors, plan)
 
@@ -435,8 +489,7 @@ class HybridStore:
             msg = f"threshold must be a cosine similarity in [-1, 1], got {threshold!r}"
             raise InvalidInputError(msg)
         node = parse_where(where)
-        with self._lock:
-            self._check_open()
+        with self._reading():
             mirrors = self._replica.mirrors
             return [] if mirrors is None else mirrors.duplicate_pairs(node, threshold)
 
@@ -470,8 +523,9 @@ class HybridStore:
         if text is None and embedding is None:
             msg = f"a {chosen.name} object needs description= (to be searchable) or embedding="
             raise InvalidInputError(msg)
-        with self._lock:
+        with self._lock.write():
             self._check_open()
+            self._sync(None if id is None else [id])
             reserved = self.objects.describe(data, chosen, content_type)
             batch = prepare_upsert(
                 self._replica.mirrors,
@@ -498,15 +552,69 @@ class HybridStore:
 
     def get_object_bytes(self, id: str) -> tuple[bytes, ObjectInfo]:
         """The raw payload bytes (verified) and what they are."""
-        with self._lock:
-            self._check_open()
+        with self._reading():
             info = self._replica.mirrors.object_of(id) if self._replica.mirrors else None
         if info is None:
             msg = f"no object with id {id!r} in store {self.name!r}"
             raise RecordNotFoundError(msg)
         return self.objects.read(info, id), info
 
+    # -- monitoring -------------------------------------------------------------------------
+    def health(self) -> StoreHealth:
+        """How the store is doing, for monitoring; never raises (a down server shows as ``reachable=False``)."""
+        replica = self._replica
+        reachable, error, behind = True, replica.last_error, None
+        try:
+            replica.storage.heartbeat()
+            with self._lock.read():
+                behind = replica.changes_behind() if replica.mirrors is not None else 0
+        except StorageError as exc:
+            reachable, error = False, str(exc)
+        if not replica.shared:
+            lag: float | None = 0.0  # the only writer: its writes reach the mirrors at once
+        else:
+            lag = None if replica.last_catch_up is None else max(0.0, time.time() - replica.last_catch_up)
+        mirrors = replica.mirrors
+        return StoreHealth(
+            mode=replica.mode,
+            reachable=reachable,
+            records=0 if mirrors is None else mirrors.records.live_count,
+            lag_seconds=lag,
+            changes_behind=behind,
+            last_catch_up=replica.last_catch_up,
+            lock_holder=None if replica.path_lock is None else holder_pid(replica.path_lock.folder),
+            mirror_dir=None if replica.mirror_dir is None else str(replica.mirror_dir),
+            error=error,
+        )
+
     # -- the parts in sequence ------------------------------------------------------------------
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Hold the lock shared for a read, after a catch-up that is due (``StoreConfig.refresh_interval``)."""
+        if not self._replica.shared and self._replica.due():
+            with self._lock.write():
+                self._check_open()
+                self._replica.refresh()
+        with self._lock.read():
+            self._check_open()
+            yield
+
+    def _sync(self, ids: Sequence[str] | None) -> None:
+        """On a server, bring the mirrors level with Chroma for the ids a write names (must hold the write lock)."""
+        if ids is not None and not isinstance(ids, str) and self._replica.shared:
+            self._replica.sync([i for i in ids if isinstance(i, str)])
+
+    def _checked_ids(self, ids: Sequence[str]) -> list[str]:
+        if isinstance(ids, str):
+            msg = "ids must be a list of strings, got a single str; wrap it in a list"
+            raise InvalidInputError(msg)
+        if not all(isinstance(i, str) for i in ids):
+            msg = "ids must be a list of strings"
+            raise InvalidInputError(msg)
+        checked = list(dict.fromkeys(ids))
+        self._sync(checked)
+        return checked
+
     def _check_open(self) -> None:
         if self._closed:
             msg = f"store {self.name!r} is closed; open a new HybridStore"

@@ -107,3 +107,31 @@ class DuplicatePair:
     first: RecordId
     second: RecordId
     similarity: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoreHealth:
+    """What ``HybridStore.health()`` reports, for monitoring.
+
+    Attributes:
+        mode: ``embedded`` (a folder locked to this process), ``server`` or ``memory``.
+        reachable: whether Chroma answered just now.
+        records: records in this process's mirrors.
+        lag_seconds: how old this process's view may be: seconds since its last catch-up on a
+            server (``0.0`` for embedded and in-memory stores, whose only writer is this process).
+        changes_behind: writes in Chroma the mirrors have not applied yet (``None``: unreachable).
+        last_catch_up: when the mirrors last caught up (seconds since the epoch).
+        lock_holder: the pid holding an embedded store's folder.
+        mirror_dir: where the mirrors persist (``None``: nowhere).
+        error: the last failure meeting Chroma, if any.
+    """
+
+    mode: str
+    reachable: bool
+    records: int
+    lag_seconds: float | None
+    changes_behind: int | None
+    last_catch_up: float | None
+    lock_holder: int | None
+    mirror_dir: str | None
+    error: str | None

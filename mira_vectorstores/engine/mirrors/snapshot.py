@@ -1,11 +1,11 @@
 """Snapshot files of the mirrors: the manifest, save and verified load.
 
 Files live in ``<mirror_dir>/snap-<id>/`` and ``<mirror_dir>/manifest.json`` names the
-current snapshot with the generation it matches and a checksum (xxh3-64) of every file. A save writes a
-new snapshot, fsyncs, then atomically replaces the manifest, so a crash leaves either the
-old or the new snapshot, never a mix. On open, a manifest whose generation and count equal
-Chroma's means the files are current; otherwise ``catch_up`` brings them level. A file that is missing, truncated or
-fails its checksum makes the mirrors rebuild from Chroma.
+current snapshot with the Chroma collection it mirrors, the highest write stamp it holds and a
+checksum (xxh3-64) of every file. A save writes a new snapshot, fsyncs, then atomically
+replaces the manifest, so a crash leaves either the old or the new snapshot, never a mix. On
+open, ``catch_up.since`` applies what was written after the snapshot's stamp. A file that is
+missing, truncated or fails its checksum makes the mirrors rebuild from Chroma.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from mira_vectorstores.engine.mirrors.mirror_set import Mirrors
 from mira_vectorstores.engine.mirrors.records import RecordsMirror
 
 logger = logging.getLogger(__name__)
-FORMAT = 2  # 1: records as one JSON document; 2: packed records, xxh3 checksums
+FORMAT = 3  # 1: records as one JSON document; 2: packed records, xxh3 checksums; 3: write stamps
 
 
 class MirrorFilesError(Exception):
@@ -40,7 +40,8 @@ class Manifest:
     """What a snapshot of the mirrors holds."""
 
     format: int
-    generation: str
+    collection_id: str  # Chroma's id of the collection: a dropped and re-made one does not match
+    high_water: int  # the highest write stamp the snapshot holds (``stamps.py``)
     count: int
     dimension: int
     embedder: str
@@ -69,7 +70,7 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def save(folder: Path, mirrors: Mirrors, *, generation: str, embedder: str) -> None:
+def save(folder: Path, mirrors: Mirrors, *, collection_id: str, high_water: int, embedder: str) -> None:
     """Write a snapshot of the mirrors and make it current."""
     folder.mkdir(parents=True, exist_ok=True)
     # A unique name per snapshot: two processes saving at once never write into one folder.
@@ -86,7 +87,8 @@ def save(folder: Path, mirrors: Mirrors, *, generation: str, embedder: str) -> N
             os.fsync(handle.fileno())
     manifest = Manifest(
         format=FORMAT,
-        generation=generation,
+        collection_id=collection_id,
+        high_water=high_water,
         count=mirrors.records.live_count,
         dimension=mirrors.dimension,
         embedder=embedder,
@@ -98,7 +100,7 @@ def save(folder: Path, mirrors: Mirrors, *, generation: str, embedder: str) -> N
     for stale in folder.glob("snap-*"):
         if stale.name != snap.name:
             shutil.rmtree(stale, ignore_errors=True)
-    logger.debug("saved mirrors at generation %s (%d records)", generation, manifest.count)
+    logger.debug("saved mirrors at stamp %d (%d records)", high_water, manifest.count)
 
 
 def read_manifest(folder: Path) -> Manifest | None:

@@ -12,14 +12,18 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, cast
 
 import chromadb
+import httpx
 import numpy as np
 from chromadb.api.collection_configuration import HNSWConfiguration
+from chromadb.api.types import Where
 from chromadb.errors import ChromaError, NotFoundError
 
-from mira_vectorstores.engine.config import ChromaConfig
+from mira_vectorstores.engine.config import ChromaConfig, ServerConfig
 from mira_vectorstores.engine.errors import StorageError, StoreUnavailableError
+from mira_vectorstores.engine.reserved import STAMP
 from mira_vectorstores.engine.types import Vector
 
 logger = logging.getLogger(__name__)
@@ -37,8 +41,21 @@ class Page:
     embeddings: Vector | None
 
 
-def _client_error(exc: Exception, what: str) -> StorageError:
-    return StorageError(f"Chroma failed to {what}: {type(exc).__name__}: {exc}")
+#: What a Chroma call raises: its own errors, bad-argument ValueErrors, and (HTTP client) the
+#: transport errors of httpx or the OS when the server is down or goes away mid-call.
+CHROMA_ERRORS = (ChromaError, ValueError, httpx.TransportError, OSError)
+
+
+def failure(exc: BaseException, what: str, where: str) -> StorageError:
+    """The typed error for a failed Chroma call: ``StoreUnavailableError`` when the server is unreachable."""
+    if _is_connection_error(exc):
+        msg = (
+            f"the Chroma server at {where} is unreachable ({type(exc).__name__}: {exc}) while trying to {what}. "
+            "Check that it runs (`chroma run --path DIR --port P`) and is reachable; the store works again "
+            "once it is back."
+        )
+        return StoreUnavailableError(msg)
+    return StorageError(f"Chroma failed to {what} at {where}: {type(exc).__name__}: {exc}")
 
 
 class ChromaStorage:
@@ -76,31 +93,37 @@ class ChromaStorage:
                 configuration={"hnsw": hnsw},
             )
             self.max_batch = int(client.get_max_batch_size())
-        except (ChromaError, ValueError) as exc:
-            raise _client_error(exc, f"open collection {name!r} at {where}") from exc
-        except Exception as exc:
-            if _is_connection_error(exc):
-                msg = (
-                    f"cannot reach the Chroma server at {where}: {exc}. Start it with `chroma run --path DIR --port P`."
-                )
-                raise StoreUnavailableError(msg) from exc
-            raise
+        except CHROMA_ERRORS as exc:
+            raise failure(exc, f"open collection {name!r}", where) from exc
+        self._tombstones: chromadb.Collection | None = None
 
     @classmethod
     def open(
-        cls, *, name: str, path: str | Path | None, host: str | None, port: int, config: ChromaConfig | None = None
+        cls,
+        *,
+        name: str,
+        path: str | Path | None,
+        host: str | None,
+        port: int,
+        config: ChromaConfig | None = None,
+        server: ServerConfig | None = None,
     ) -> ChromaStorage:
         """Open embedded (``path``), server (``host``) or in-memory (neither) storage."""
         if host is not None:
+            server = server or ServerConfig()
+            where = server.url(host, port)
             try:
-                client = chromadb.HttpClient(host=host, port=port)
-            except Exception as exc:
-                if _is_connection_error(exc):
-                    msg = f"cannot reach the Chroma server at {host}:{port}: {exc}. "
-                    msg += f"Start it with `chroma run --port {port}`."
-                    raise StoreUnavailableError(msg) from exc
-                raise
-            return cls(client, name, where=f"http://{host}:{port}", config=config)
+                client = chromadb.HttpClient(
+                    host=host,
+                    port=port,
+                    ssl=server.ssl,
+                    headers=dict(server.headers),
+                    tenant=server.tenant,
+                    database=server.database,
+                )
+            except CHROMA_ERRORS as exc:
+                raise failure(exc, "connect", where) from exc
+            return cls(client, name, where=where, config=config)
         if path is not None:
             Path(path).mkdir(parents=True, exist_ok=True)
             return cls(chromadb.PersistentClient(path=str(path)), name, where=str(path), config=config)
@@ -114,19 +137,24 @@ class ChromaStorage:
         except NotFoundError as exc:
             msg = f"collection {self.name!r} was deleted at {self.where}; reopen the store to recreate it"
             raise StorageError(msg) from exc
+        except CHROMA_ERRORS as exc:
+            raise failure(exc, "read the collection's metadata", self.where) from exc
         return {k[len(STATE_PREFIX) :]: v for k, v in metadata.items() if k.startswith(STATE_PREFIX)}
 
     def set_state(self, state: Mapping[str, object]) -> None:
         """Replace the store's keys of the collection metadata."""
         try:
             self.collection.modify(metadata={STATE_PREFIX + k: v for k, v in state.items()})
-        except (ChromaError, ValueError) as exc:
-            raise _client_error(exc, "update the collection metadata") from exc
+        except CHROMA_ERRORS as exc:
+            raise failure(exc, "update the collection metadata", self.where) from exc
 
     # -- records -----------------------------------------------------------------------
     def count(self) -> int:
         """Records in the collection."""
-        return int(self.collection.count())
+        try:
+            return int(self.collection.count())
+        except CHROMA_ERRORS as exc:
+            raise failure(exc, "count records", self.where) from exc
 
     def upsert(
         self,
@@ -145,21 +173,28 @@ class ChromaStorage:
                     documents=None if documents is None else list(documents[start:end]),  # type: ignore[arg-type]
                     metadatas=list(metadatas[start:end]),  # type: ignore[arg-type]
                 )
-            except (ChromaError, ValueError) as exc:
-                raise _client_error(exc, f"write records {start}..{min(end, len(ids))}") from exc
+            except CHROMA_ERRORS as exc:
+                raise failure(exc, f"write records {start}..{min(end, len(ids))}", self.where) from exc
 
     def delete(self, ids: Sequence[str]) -> None:
         """Delete records by id, in chunks."""
         for start in range(0, len(ids), self.max_batch):
             try:
                 self.collection.delete(ids=list(ids[start : start + self.max_batch]))
-            except (ChromaError, ValueError) as exc:
-                raise _client_error(exc, "delete records") from exc
+            except CHROMA_ERRORS as exc:
+                raise failure(exc, "delete records", self.where) from exc
 
     def pages(
-        self, *, ids: Sequence[str] | None = None, embeddings: bool = True, metadata_only: bool = False
+        self,
+        *,
+        ids: Sequence[str] | None = None,
+        embeddings: bool = True,
+        metadata_only: bool = False,
+        stamped_after: int | None = None,
     ) -> Iterator[Page]:
-        """Read records page by page (by ``ids`` when given, else all)."""
+        """Read records page by page: by ``ids`` when given, else those stamped after
+        ``stamped_after`` when given, else all.
+        """
         include = ["metadatas"] if metadata_only else ["metadatas", "documents"]
         if embeddings and not metadata_only:
             include.append("embeddings")
@@ -167,9 +202,10 @@ class ChromaStorage:
             for start in range(0, len(ids), READ_PAGE):
                 yield self._get(include, ids=list(ids[start : start + READ_PAGE]))
             return
+        where = None if stamped_after is None else _stamped("$gt", stamped_after)
         offset = 0
         while True:
-            page = self._get(include, limit=READ_PAGE, offset=offset)
+            page = self._get(include, limit=READ_PAGE, offset=offset, where=where)
             if not page.ids:
                 return
             yield page
@@ -178,8 +214,8 @@ class ChromaStorage:
     def _get(self, include: list[str], **kwargs: object) -> Page:
         try:
             got = self.collection.get(include=include, **kwargs)  # type: ignore[arg-type]
-        except (ChromaError, ValueError) as exc:
-            raise _client_error(exc, "read records") from exc
+        except CHROMA_ERRORS as exc:
+            raise failure(exc, "read records", self.where) from exc
         n = len(got["ids"])
         embeddings = got.get("embeddings")
         documents, metadatas = got.get("documents"), got.get("metadatas")
@@ -192,9 +228,82 @@ class ChromaStorage:
             else np.asarray(embeddings, dtype=np.float32).reshape(n, -1),
         )
 
+    def existing(self, ids: Sequence[str]) -> set[str]:
+        """Which of these ids Chroma holds."""
+        found: set[str] = set()
+        for start in range(0, len(ids), READ_PAGE):
+            try:
+                found.update(self.collection.get(ids=list(ids[start : start + READ_PAGE]), include=[])["ids"])
+            except CHROMA_ERRORS as exc:
+                raise failure(exc, "look records up", self.where) from exc
+        return found
+
+    @property
+    def collection_id(self) -> str:
+        """Chroma's id of the collection (a collection dropped and made again gets a new one)."""
+        return str(self.collection.id)
+
+    def heartbeat(self) -> None:
+        """Raise ``StoreUnavailableError`` unless the server (or embedded client) answers."""
+        try:
+            self.client.heartbeat()
+        except CHROMA_ERRORS as exc:
+            raise failure(exc, "reach the server", self.where) from exc
+
+    # -- tombstones: one stamped record per deleted id, so other processes learn of deletes ----
+    def _tombstone_collection(self) -> chromadb.Collection:
+        if self._tombstones is None:
+            try:
+                self._tombstones = self.client.get_or_create_collection(
+                    f"{self.name}-mira-tombstones", embedding_function=None
+                )
+            except CHROMA_ERRORS as exc:
+                raise failure(exc, "open the tombstones", self.where) from exc
+        return self._tombstones
+
+    def add_tombstones(self, ids: Sequence[str], stamp: int) -> None:
+        """Record that these ids are deleted as of ``stamp``."""
+        collection = self._tombstone_collection()
+        for start in range(0, len(ids), self.max_batch):
+            chunk = list(ids[start : start + self.max_batch])
+            try:
+                collection.upsert(
+                    ids=chunk,
+                    embeddings=np.zeros((len(chunk), 1), dtype=np.float32),
+                    metadatas=[{STAMP: stamp}] * len(chunk),
+                )
+            except CHROMA_ERRORS as exc:
+                raise failure(exc, "write tombstones", self.where) from exc
+
+    def tombstones_after(self, stamp: int) -> list[tuple[str, int]]:
+        """(id, stamp) of every delete stamped after ``stamp``."""
+        collection = self._tombstone_collection()
+        found: list[tuple[str, int]] = []
+        offset = 0
+        while True:
+            try:
+                got = collection.get(
+                    where=_stamped("$gt", stamp), include=["metadatas"], limit=READ_PAGE, offset=offset
+                )
+            except CHROMA_ERRORS as exc:
+                raise failure(exc, "read tombstones", self.where) from exc
+            metadatas = got.get("metadatas") or []
+            found += [(i, _stamp(m)) for i, m in zip(got["ids"], metadatas, strict=True)]
+            if len(got["ids"]) < READ_PAGE:
+                return found
+            offset += READ_PAGE
+
+    def drop_tombstones_before(self, stamp: int) -> None:
+        """Forget deletes stamped before ``stamp`` (readers further behind do a full reconcile)."""
+        try:
+            self._tombstone_collection().delete(where=_stamped("$lt", stamp))
+        except CHROMA_ERRORS as exc:
+            raise failure(exc, "compact tombstones", self.where) from exc
+
     def drop(self) -> None:
-        """Delete the whole collection."""
+        """Delete the whole collection and its tombstones."""
         drop_collection(self.client, self.name)
+        drop_collection(self.client, f"{self.name}-mira-tombstones")
 
 
 def drop_collection(client: chromadb.api.ClientAPI, name: str) -> None:
@@ -211,11 +320,21 @@ def drop_collection(client: chromadb.api.ClientAPI, name: str) -> None:
         pass
 
 
+def _stamped(operator: Literal["$gt", "$lt"], stamp: int) -> Where:
+    """A ``where`` on the write stamp."""
+    return cast(Where, {STAMP: {operator: stamp}})
+
+
+def _stamp(metadata: Mapping[str, object] | None) -> int:
+    value = (metadata or {}).get(STAMP)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 def _is_connection_error(exc: BaseException) -> bool:
     # The HTTP client raises httpx / builtin connection errors, sometimes wrapped in ValueError.
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, (ConnectionError, OSError)) or type(seen).__name__ in ("ConnectError", "ConnectTimeout"):
+        if isinstance(seen, (ConnectionError, OSError, httpx.TransportError)):
             return True
         seen = seen.__cause__ or seen.__context__
     return False

@@ -12,7 +12,7 @@ import numpy as np
 from mira_vectorstores.engine.embeddings import Embedder
 from mira_vectorstores.engine.errors import InvalidInputError, RecordNotFoundError
 from mira_vectorstores.engine.mirrors.mirror_set import Mirrors
-from mira_vectorstores.engine.reserved import REV, is_reserved
+from mira_vectorstores.engine.reserved import REV, STAMP, WRITE_KEYS, is_reserved
 from mira_vectorstores.engine.types import Vector
 from mira_vectorstores.engine.writes.validate import (
     check_ids,
@@ -34,11 +34,13 @@ class WriteBatch:
     removed_keys: list[list[str]]  # per record: keys Chroma still holds that must go
     embedded: int  # how many texts were sent to the embedder
 
-    def chroma_metadatas(self, rev: str) -> list[dict[str, object]]:
-        """Metadata for Chroma: the revision stamped in, removed keys set to None (deletes them)."""
+    def chroma_metadatas(self, rows: slice, *, stamp: int, rev: str) -> list[dict[str, object]]:
+        """Metadata of some rows for Chroma: the write's stamp and revision set (in the mirrors'
+        copy too), removed keys set to None (which deletes them).
+        """
         out = []
-        for meta, removed in zip(self.metadatas, self.removed_keys, strict=True):
-            meta[REV] = rev
+        for meta, removed in zip(self.metadatas[rows], self.removed_keys[rows], strict=True):
+            meta[STAMP], meta[REV] = stamp, rev
             out.append({**dict.fromkeys(removed), **meta})
         return out
 
@@ -101,7 +103,7 @@ def prepare_update(
         for key, value in change.items():
             merged.pop(key, None) if value is None else merged.__setitem__(key, value)
         metas.append(clean_metadata(merged, f"metadatas[{i}]"))
-        reserved.append({k: v for k, v in old.items() if is_reserved(k) and k != REV})
+        reserved.append({k: v for k, v in old.items() if is_reserved(k) and k not in WRITE_KEYS})
     given = None if vectors is None else check_vectors(vectors, n, mirrors.dimension)
     return _assemble(mirrors, embedder, record_ids, docs, metas, given, reserved)
 
@@ -160,6 +162,6 @@ def _assemble(
     for i, record_id in enumerate(ids):
         row = mirrors.records.row_of.get(record_id) if mirrors else None
         old_keys = mirrors.records.metas[row].keys() if row is not None and mirrors else ()
-        removed.append([k for k in old_keys if k not in full[i] and k != REV])
+        removed.append([k for k in old_keys if k not in full[i] and k not in WRITE_KEYS])
     matrix = np.stack(vectors) if n else np.zeros((0, _dimension(mirrors, embedder) or 0), dtype=np.float32)  # type: ignore[arg-type]
     return WriteBatch(ids, docs, full, matrix.astype(np.float32), removed, len(to_embed))
