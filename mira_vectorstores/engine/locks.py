@@ -106,6 +106,13 @@ class PathLock:
             (self.folder / "mira.pid").write_text(str(os.getpid()))
             PathLock._held[self.folder] = (lock, 1)
 
+    @property
+    def holders(self) -> int:
+        """How many stores of this process hold the folder now."""
+        with PathLock._guard:
+            held = PathLock._held.get(self.folder)
+            return 0 if held is None else held[1]
+
     def release(self) -> None:
         """Drop this hold; the file lock goes with the process's last one."""
         if self._released:

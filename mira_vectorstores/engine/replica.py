@@ -92,6 +92,9 @@ class Replica:
         self.last_error: str | None = None
         self._saved_high_water: int | None = None
         self._dirty = False
+        self._deletes = 0
+        #: Another store of this process wrote to the same embedded folder while this one was open.
+        self._folder_shared = False
         self._last_check = time.monotonic()
 
     @classmethod
@@ -141,6 +144,23 @@ class Replica:
         return self.mode == "server"
 
     @property
+    def sole_writer(self) -> bool:
+        """Whether no other store can write to the collection now (embedded: the only holder of
+        the folder in this process, which holds its lock; in memory: always).
+        """
+        if self.mode == "memory":
+            return True
+        return self.mode == "embedded" and self.path_lock is not None and self.path_lock.holders == 1
+
+    @property
+    def window(self) -> int:
+        """How far behind the high-water mark a catch-up reads again."""
+        if self.shared:
+            return catch_up.WINDOW
+        self._folder_shared = self._folder_shared or not self.sole_writer
+        return EMBEDDED_WINDOW if self._folder_shared else 0
+
+    @property
     def dimension(self) -> int | None:
         """Vector length (``None`` until known for a vectors-only store)."""
         if self.mirrors is not None:
@@ -168,8 +188,6 @@ class Replica:
             self.last_catch_up = time.time()
         if stored_name in (None, "none") and mine is not None:
             self.storage.set_state({"embedder": mine.name, "dimension": mine.dimension})
-        if self.mode != "memory":
-            self.compact_tombstones()
 
     def _load_or_rebuild(self, dimension: int) -> Mirrors:
         manifest = snapshot.read_manifest(self.mirror_dir) if self.mirror_dir else None
@@ -186,11 +204,18 @@ class Replica:
             else:
                 self.mirrors, self.high_water = mirrors, manifest.high_water
                 self._saved_high_water = manifest.high_water
-                if manifest.high_water < stamp_of_time(time.time() - TOMBSTONE_HORIZON_S):
+                _CLOCK.observe(manifest.high_water)
+                if self.mode == "embedded" and self.sole_writer and manifest.clean:
+                    # Saved by the folder's last holder as it closed, and this process holds
+                    # the lock now: nothing can have changed. No Chroma read at all.
+                    pass
+                elif manifest.high_water < stamp_of_time(time.time() - TOMBSTONE_HORIZON_S):
                     # Older than the tombstones: deletes since then are known only by absence.
                     self._note(catch_up.reconcile(self.storage, mirrors))
                 else:
                     self.catch_up()
+                if manifest.clean and self.mode == "embedded":
+                    snapshot.mark(self.mirror_dir, manifest, clean=False)  # a crash from here on is unclean
                 return mirrors
         if self.storage.count() == 0:
             return Mirrors(dimension, self.config)
@@ -257,12 +282,20 @@ class Replica:
         if self.mirrors is not None:
             self.mirrors.apply_delete(targets)
         self._advance(stamp)
+        self._deletes += 1
+        if self._deletes % 256 == 1:
+            self.compact_tombstones()
         return len(targets)
 
     def _advance(self, stamp: int) -> None:
+        self._dirty = True
+        if self.mode == "embedded" and not self.sole_writer:
+            # Another store of this process may have written below this stamp unseen: the
+            # high-water mark moves only by catching up.
+            self._folder_shared = True
+            return
         # Our own write: the mirrors hold it, so the next catch-up may start after it.
         self.high_water = max(self.high_water, stamp)
-        self._dirty = True
 
     def _after_failed_write(self, ids: Sequence[str], exc: StorageError) -> None:
         """Learn which of ``ids`` landed; if the server cannot say, the write's outcome is unknown."""
@@ -290,8 +323,7 @@ class Replica:
                 self.last_catch_up = time.time()
                 return
             self.mirrors = Mirrors(_as_int(dimension), self.config)
-        window = catch_up.WINDOW if self.shared else EMBEDDED_WINDOW
-        self._note(catch_up.since(self.storage, self.mirrors, self.high_water, window=window))
+        self._note(catch_up.since(self.storage, self.mirrors, self.high_water, window=self.window))
 
     def refresh(self, *, full: bool = False) -> None:
         """Catch up now (``full``: re-read everything from Chroma, plain Chroma clients' writes included)."""
@@ -323,19 +355,36 @@ class Replica:
         return changed + len(self.storage.tombstones_after(self.high_water))
 
     # -- persisting and closing ---------------------------------------------------------------
-    def flush(self) -> None:
-        """Save the mirrors when they changed since the last save."""
-        if self.mirror_dir is None or self.mirrors is None or not self._dirty:
+    def flush(self, *, closing: bool = False) -> None:
+        """Save the mirrors when they changed since the last save.
+
+        Args:
+            closing: the store is closing: an embedded folder's last holder marks the snapshot
+                clean (complete), so the next open needs no Chroma read.
+        """
+        if self.mirror_dir is None or self.mirrors is None:
             return
-        embedder = self.embedder.name if self.embedder is not None else "none"
-        snapshot.save(
-            self.mirror_dir,
-            self.mirrors,
-            collection_id=self.storage.collection_id,
-            high_water=self.high_water,
-            embedder=embedder,
-        )
-        self._saved_high_water, self._dirty = self.high_water, False
+        clean = False
+        if closing and self.mode == "embedded" and self.sole_writer:
+            if self._folder_shared:
+                self.catch_up()  # other stores of this process wrote here: take their writes in
+            clean = True
+        if self._dirty:
+            embedder = self.embedder.name if self.embedder is not None else "none"
+            snapshot.save(
+                self.mirror_dir,
+                self.mirrors,
+                collection_id=self.storage.collection_id,
+                high_water=self.high_water,
+                embedder=embedder,
+                clean=clean,
+            )
+            self._saved_high_water, self._dirty = self.high_water, False
+        elif clean:
+            manifest = snapshot.read_manifest(self.mirror_dir)
+            current = manifest is not None and manifest.high_water == self.high_water
+            if manifest is not None and current and manifest.collection_id == self.storage.collection_id:
+                snapshot.mark(self.mirror_dir, manifest, clean=True)
 
     def compact_tombstones(self) -> None:
         """Drop tombstones older than the horizon (readers further behind reconcile in full)."""
@@ -347,7 +396,7 @@ class Replica:
             if self.mode == "memory":
                 self.storage.drop()
             else:
-                self.flush()
+                self.flush(closing=True)
         finally:
             if self.path_lock is not None:
                 self.path_lock.release()

@@ -11,10 +11,11 @@ from __future__ import annotations
 import atexit
 import logging
 import re
+import threading
 import time
 import uuid
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal, Self
@@ -115,6 +116,7 @@ class HybridStore:
         self.embedder: Embedder | None = MiniLMEmbedder() if embedder == DEFAULT else embedder
         self.default_boosts = parse_boosts(boosts)
         self._lock = ReadWriteLock()  # searches share it; writes and catch-ups hold it alone
+        self._writer = threading.RLock()  # one write or catch-up at a time, embedding included
         self._closed = False
         where = Where(path=None if host else path, host=host, port=port, server=server)
         self._replica = Replica.open(name, where, embedder=self.embedder, config=self.config, mirror_dir=mirror_dir)
@@ -163,18 +165,14 @@ class HybridStore:
         config: StoreConfig | None = None,
         boosts: Sequence[BoostLike] | None = None,
         mirror_dir: str | Path | None = None,
-        ssl: bool = False,
-        headers: Mapping[str, str] | None = None,
-        tenant: str = "default_tenant",
-        database: str = "default_database",
+        server: ServerConfig | None = None,
     ) -> Self:
         """A store on a Chroma server (``chroma run --path DIR --port P``), shared by any number of processes.
 
         Each process keeps its own mirrors and catches up with the others' writes in the
-        background (``StoreConfig.refresh_interval``); ``ssl``, ``headers`` (token auth),
-        ``tenant`` and ``database`` are as in ``chromadb.HttpClient``.
+        background (``StoreConfig.refresh_interval``). ``server`` sets TLS, headers (token
+        auth), tenant and database (``ServerConfig``).
         """
-        server = ServerConfig(ssl=ssl, headers=dict(headers or {}), tenant=tenant, database=database)
         return cls(
             name,
             host=host,
@@ -194,8 +192,7 @@ class HybridStore:
             full: re-read everything from Chroma; catches writes of plain Chroma clients,
                 which do not announce themselves.
         """
-        with self._lock.write():
-            self._check_open()
+        with self._exclusive():
             try:
                 self._replica.refresh(full=full)
             except StorageError as exc:
@@ -211,14 +208,14 @@ class HybridStore:
 
     def flush(self) -> None:
         """Persist the mirrors now (also done by ``close`` and at interpreter exit)."""
-        with self._lock.write():
+        with self._writer, self._lock.write():
             self._replica.flush()
 
     def close(self) -> None:
         """Persist the mirrors and release the store (an in-memory store's data is dropped)."""
         if self._refresher is not None:
             self._refresher.stop()
-        with self._lock.write():
+        with self._writer, self._lock.write():
             if self._closed:
                 return
             self._closed = True
@@ -277,17 +274,17 @@ class HybridStore:
         Raises:
             InvalidInputError: for any invalid input; nothing is written.
         """
-        with self._lock.write():
-            self._check_open()
-            self._sync(ids)
+
+        def prepare() -> WriteBatch:
             mirrors = self._replica.mirrors
             if ids is not None and mirrors is not None:
                 taken = [i for i in ids if isinstance(i, str) and i in mirrors.records.row_of]
                 if taken:
                     msg = f"ids already exist: {taken[:5]}; use upsert() to replace records"
                     raise InvalidInputError(msg)
-            batch = prepare_upsert(mirrors, self.embedder, texts=texts, ids=ids, metadatas=metadatas, vectors=vectors)
-            return self._write(batch)
+            return prepare_upsert(mirrors, self.embedder, texts=texts, ids=ids, metadatas=metadatas, vectors=vectors)
+
+        return self._commit(ids, prepare)
 
     def upsert(
         self,
@@ -300,13 +297,12 @@ class HybridStore:
         """Add or replace records. A replaced record gets the new metadata; its text is kept
         when ``texts`` is not given, and re-embedded only when it changed. Args as in ``add``.
         """
-        with self._lock.write():
-            self._check_open()
-            self._sync(ids)
-            batch = prepare_upsert(
+        return self._commit(
+            ids,
+            lambda: prepare_upsert(
                 self._replica.mirrors, self.embedder, texts=texts, ids=ids, metadatas=metadatas, vectors=vectors
-            )
-            return self._write(batch)
+            ),
+        )
 
     def update(
         self,
@@ -322,13 +318,12 @@ class HybridStore:
         Raises:
             RecordNotFoundError: when an id does not exist; nothing is written.
         """
-        with self._lock.write():
-            self._check_open()
-            self._sync(ids)
-            batch = prepare_update(
+        self._commit(
+            ids,
+            lambda: prepare_update(
                 self._replica.mirrors, self.embedder, ids=ids, texts=texts, metadatas=metadatas, vectors=vectors
-            )
-            self._write(batch)
+            ),
+        )
 
     def delete(
         self,
@@ -347,8 +342,7 @@ class HybridStore:
         Raises:
             InvalidInputError: when neither ids nor a filter is given (use ``clear()``).
         """
-        with self._lock.write():
-            self._check_open()
+        with self._exclusive():
             if ids is None and not where and not where_document:
                 msg = "delete() needs ids or a filter; call clear() to delete every record"
                 raise InvalidInputError(msg)
@@ -361,8 +355,7 @@ class HybridStore:
 
     def clear(self) -> int:
         """Delete every record; returns how many there were."""
-        with self._lock.write():
-            self._check_open()
+        with self._exclusive():
             if self._replica.shared:
                 self._replica.catch_up()
             mirrors = self._replica.mirrors
@@ -523,10 +516,9 @@ class HybridStore:
         if text is None and embedding is None:
             msg = f"a {chosen.name} object needs description= (to be searchable) or embedding="
             raise InvalidInputError(msg)
-        with self._lock.write():
-            self._check_open()
-            self._sync(None if id is None else [id])
-            reserved = self.objects.describe(data, chosen, content_type)
+        reserved = self.objects.describe(data, chosen, content_type)
+
+        def prepare() -> WriteBatch:
             batch = prepare_upsert(
                 self._replica.mirrors,
                 self.embedder,
@@ -536,8 +528,10 @@ class HybridStore:
                 vectors=None if embedding is None else [embedding],
                 reserved=[reserved],
             )
-            self.objects.put(data, reserved)
-            return self._write(batch)[0]
+            self.objects.put(data, reserved)  # the payload first: a record never names a missing one
+            return batch
+
+        return self._commit(None if id is None else [id], prepare)[0]
 
     def get_object(self, id: str, *, allow_pickle: bool = False) -> object:
         """The object stored under ``id``, decoded.
@@ -592,12 +586,33 @@ class HybridStore:
     def _reading(self) -> Iterator[None]:
         """Hold the lock shared for a read, after a catch-up that is due (``StoreConfig.refresh_interval``)."""
         if not self._replica.shared and self._replica.due():
-            with self._lock.write():
-                self._check_open()
+            with self._exclusive():
                 self._replica.refresh()
         with self._lock.read():
             self._check_open()
             yield
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Hold the store alone: no write, catch-up or search runs meanwhile."""
+        with self._writer, self._lock.write():
+            self._check_open()
+            yield
+
+    def _commit(self, ids: Sequence[str] | None, prepare: Callable[[], WriteBatch]) -> list[RecordId]:
+        """One writer at a time: bring the named ids level with Chroma (server), prepare the
+        batch (validation, embedding) while searches go on, then write it alone.
+        """
+        with self._writer:
+            with self._lock.write():
+                self._check_open()
+                self._sync(ids)
+            with self._lock.read():
+                self._check_open()
+                batch = prepare()
+            with self._lock.write():
+                self._check_open()
+                return self._write(batch)
 
     def _sync(self, ids: Sequence[str] | None) -> None:
         """On a server, bring the mirrors level with Chroma for the ids a write names (must hold the write lock)."""

@@ -17,7 +17,15 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
 from typing_extensions import override
 
-from mira_vectorstores.engine import BoostRule, ConfigError, HybridStore, SearchHit, SearchMode, StoreConfig
+from mira_vectorstores.engine import (
+    BoostRule,
+    ConfigError,
+    HybridStore,
+    SearchHit,
+    SearchMode,
+    ServerConfig,
+    StoreConfig,
+)
 from mira_vectorstores.langchain import _convert
 from mira_vectorstores.langchain._objects import RawObjectsMixin
 
@@ -56,6 +64,7 @@ class MiraVectorStore(RawObjectsMixin, VectorStore):
         config: StoreConfig | None = None,
         boosts: Sequence[BoostRule | Mapping[str, object]] | None = None,
         embedding_name: str | None = None,
+        server: ServerConfig | None = None,
     ) -> None:
         """Open or create a store.
 
@@ -69,6 +78,7 @@ class MiraVectorStore(RawObjectsMixin, VectorStore):
             boosts: default boost rules for every search.
             embedding_name: the embedder name the store records; by default derived from the
                 embeddings' class and model (see ``_convert.embedder_name``).
+            server: TLS, headers (token auth), tenant and database of the server (``ServerConfig``).
 
         Raises:
             ConfigError: for a bad name or option.
@@ -79,7 +89,7 @@ class MiraVectorStore(RawObjectsMixin, VectorStore):
         if embedding is not None:
             options["embedder"] = _convert.LangChainEmbedder(embedding, name=embedding_name)
         if host is not None:
-            engine = HybridStore.connect(host, port, name or "mira", **options)
+            engine = HybridStore.connect(host, port, name or "mira", server=server, **options)
         elif path is not None:
             engine = HybridStore.persistent(path, name or "mira", **options)
         else:

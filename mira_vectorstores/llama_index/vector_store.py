@@ -32,6 +32,7 @@ from mira_vectorstores.engine import (
     InvalidInputError,
     ObjectInfo,
     SearchHit,
+    ServerConfig,
     StoreConfig,
 )
 from mira_vectorstores.llama_index import _convert, _requests
@@ -113,9 +114,13 @@ class MiraVectorStore(BasePydanticVectorStore):
         embed_model: BaseEmbedding | None = None,
         config: StoreConfig | None = None,
         boosts: Sequence[BoostRule] | None = None,
+        server: ServerConfig | None = None,
     ) -> MiraVectorStore:
-        """A store on a Chroma server (``chroma run``)."""
-        return cls(HybridStore.connect(host, port, name, embedder=_embedder(embed_model), config=config, boosts=boosts))
+        """A store on a Chroma server (``chroma run``); ``server`` sets TLS, headers, tenant and database."""
+        engine = HybridStore.connect(
+            host, port, name, embedder=_embedder(embed_model), config=config, boosts=boosts, server=server
+        )
+        return cls(engine)
 
     @classmethod
     @override

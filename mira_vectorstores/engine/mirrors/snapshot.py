@@ -18,7 +18,7 @@ import shutil
 import tempfile
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import xxhash
@@ -42,6 +42,9 @@ class Manifest:
     format: int
     collection_id: str  # Chroma's id of the collection: a dropped and re-made one does not match
     high_water: int  # the highest write stamp the snapshot holds (``stamps.py``)
+    #: Written by the folder's last holder as it closed, after every write: nothing can have
+    #: changed since. Opening sets it False again, so a crash leaves it False.
+    clean: bool
     count: int
     dimension: int
     embedder: str
@@ -70,7 +73,7 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def save(folder: Path, mirrors: Mirrors, *, collection_id: str, high_water: int, embedder: str) -> None:
+def save(folder: Path, mirrors: Mirrors, *, collection_id: str, high_water: int, embedder: str, clean: bool) -> None:
     """Write a snapshot of the mirrors and make it current."""
     folder.mkdir(parents=True, exist_ok=True)
     # A unique name per snapshot: two processes saving at once never write into one folder.
@@ -89,6 +92,7 @@ def save(folder: Path, mirrors: Mirrors, *, collection_id: str, high_water: int,
         format=FORMAT,
         collection_id=collection_id,
         high_water=high_water,
+        clean=clean,
         count=mirrors.records.live_count,
         dimension=mirrors.dimension,
         embedder=embedder,
@@ -101,6 +105,13 @@ def save(folder: Path, mirrors: Mirrors, *, collection_id: str, high_water: int,
         if stale.name != snap.name:
             shutil.rmtree(stale, ignore_errors=True)
     logger.debug("saved mirrors at stamp %d (%d records)", high_water, manifest.count)
+
+
+def mark(folder: Path, manifest: Manifest, *, clean: bool) -> Manifest:
+    """Rewrite the manifest with another ``clean`` flag (same snapshot files)."""
+    marked = replace(manifest, clean=clean)
+    _write_atomic(folder / "manifest.json", json.dumps(asdict(marked), indent=1))
+    return marked
 
 
 def read_manifest(folder: Path) -> Manifest | None:
