@@ -351,7 +351,7 @@ class Replica:
 
     def changes_behind(self) -> int:
         """Records and deletes stamped after what the mirrors hold (asks Chroma)."""
-        changed = sum(len(page.ids) for page in self.storage.pages(metadata_only=True, stamped_after=self.high_water))
+        changed = len(self.storage.ids_stamped_after(self.high_water))
         return changed + len(self.storage.tombstones_after(self.high_water))
 
     # -- persisting and closing ---------------------------------------------------------------

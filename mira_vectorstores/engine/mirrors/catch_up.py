@@ -44,7 +44,8 @@ def since(storage: ChromaStorage, mirrors: Mirrors, high_water: int, *, window: 
     changed: list[str] = []
     seen = set()
     top = high_water
-    for page in storage.pages(metadata_only=True, stamped_after=after):
+    stamped = storage.ids_stamped_after(after)
+    for page in storage.pages(ids=stamped, metadata_only=True) if stamped else ():
         for record_id, meta in zip(page.ids, page.metadatas, strict=True):
             seen.add(record_id)
             top = max(top, _stamp(meta))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mira_vectorstores.engine import reserved
 from mira_vectorstores.engine.errors import CorruptedObjectError
-from mira_vectorstores.engine.storage.chroma import ChromaStorage, drop_collection
+from mira_vectorstores.engine.storage.chroma import CHROMA_ERRORS, ChromaStorage, drop_collection, failure
 from mira_vectorstores.engine.storage.codecs import Codec, sha256
 from mira_vectorstores.engine.storage.payloads import ChromaPayloadStore, FilePayloadStore, PayloadStore
 from mira_vectorstores.engine.types import ObjectInfo
@@ -26,8 +26,12 @@ class ObjectStore:
         if folder is not None:
             return cls(FilePayloadStore(folder))
         side = f"{storage.name}-mira-payloads"
-        collection = storage.client.get_or_create_collection(side, embedding_function=None)
-        return cls(ChromaPayloadStore(collection), drop=lambda: drop_collection(storage.client, side))
+        try:
+            collection = storage.client.get_or_create_collection(side, embedding_function=None)
+        except CHROMA_ERRORS as exc:
+            raise failure(exc, "open the payload collection", storage.where) from exc
+        payloads = ChromaPayloadStore(collection, where=storage.where)
+        return cls(payloads, drop=lambda: drop_collection(storage.client, side))
 
     @staticmethod
     def describe(data: bytes, codec: Codec, content_type: str | None) -> dict[str, object]:

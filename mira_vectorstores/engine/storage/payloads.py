@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from mira_vectorstores.engine.errors import CorruptedObjectError
+from mira_vectorstores.engine.storage.chroma import CHROMA_ERRORS, failure
 
 
 class PayloadStore(Protocol):
@@ -75,10 +76,11 @@ class ChromaPayloadStore:
     collection; reads fetch the chunks by id.
     """
 
-    def __init__(self, collection: object, *, chunk_bytes: int = 4 * 1024 * 1024) -> None:
-        """Use a Chroma collection created for payloads."""
+    def __init__(self, collection: object, *, chunk_bytes: int = 4 * 1024 * 1024, where: str = "memory") -> None:
+        """Use a Chroma collection created for payloads (``where``: the server, for messages)."""
         self.collection = collection
         self.chunk_bytes = chunk_bytes
+        self.where = where
 
     def _ids(self, digest: str, size: int) -> list[str]:
         parts = max(1, math.ceil(size / self.chunk_bytes))
@@ -90,19 +92,25 @@ class ChromaPayloadStore:
         for start in range(0, len(ids), 4):
             batch = ids[start : start + 4]
             chunks = [data[int(i.rsplit(":", 1)[1]) * self.chunk_bytes :][: self.chunk_bytes] for i in batch]
-            self.collection.upsert(  # type: ignore[attr-defined]
-                ids=batch,
-                embeddings=[[0.0]] * len(batch),
-                documents=[base64.b64encode(c).decode("ascii") for c in chunks],
-                metadatas=[{"sha256": digest}] * len(batch),
-            )
+            try:
+                self.collection.upsert(  # type: ignore[attr-defined]
+                    ids=batch,
+                    embeddings=[[0.0]] * len(batch),
+                    documents=[base64.b64encode(c).decode("ascii") for c in chunks],
+                    metadatas=[{"sha256": digest}] * len(batch),
+                )
+            except CHROMA_ERRORS as exc:
+                raise failure(exc, "write an object's payload", self.where) from exc
 
     def get(self, digest: str, size: int) -> bytes:
         """Fetch and join the chunks."""
         ids = self._ids(digest, size)
         parts: dict[str, bytes] = {}
         for start in range(0, len(ids), 4):
-            got = self.collection.get(ids=ids[start : start + 4], include=["documents"])  # type: ignore[attr-defined]
+            try:
+                got = self.collection.get(ids=ids[start : start + 4], include=["documents"])  # type: ignore[attr-defined]
+            except CHROMA_ERRORS as exc:
+                raise failure(exc, "read an object's payload", self.where) from exc
             parts.update({i: base64.b64decode(d) for i, d in zip(got["ids"], got["documents"], strict=True)})
         if len(parts) != len(ids):
             msg = f"payload {digest} is missing {len(ids) - len(parts)} of {len(ids)} chunks"
@@ -111,4 +119,7 @@ class ChromaPayloadStore:
 
     def delete(self, digest: str, size: int) -> None:
         """Delete the chunks."""
-        self.collection.delete(ids=self._ids(digest, size))  # type: ignore[attr-defined]
+        try:
+            self.collection.delete(ids=self._ids(digest, size))  # type: ignore[attr-defined]
+        except CHROMA_ERRORS as exc:
+            raise failure(exc, "delete an object's payload", self.where) from exc
