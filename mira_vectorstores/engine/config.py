@@ -192,16 +192,37 @@ class ServerConfig:
             ``{"X-Chroma-Token": "<token>"}`` for a server with token auth.
         tenant: the Chroma tenant.
         database: the Chroma database.
+        timeout: seconds a request may take (``None``: no limit).
+        connect_timeout: seconds to connect before the server counts as unreachable.
+        retries: how often a request that cannot reach the server is tried again (every
+            request the store makes is idempotent, writes included).
+        backoff: seconds before the first retry; each further retry waits twice as long.
     """
 
     ssl: bool = False
     headers: Mapping[str, str] = field(default_factory=dict)
     tenant: str = "default_tenant"
     database: str = "default_database"
+    timeout: float | None = 30.0
+    connect_timeout: float = 5.0
+    retries: int = 2
+    backoff: float = 0.25
 
     def __post_init__(self) -> None:
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in dict(self.headers).items()):
             msg = f"ServerConfig.headers must map str to str, got {dict(self.headers)!r}"
+            raise ConfigError(msg)
+        if self.timeout is not None and not self.timeout > 0:
+            msg = f"ServerConfig.timeout must be > 0 or None, got {self.timeout!r}"
+            raise ConfigError(msg)
+        if not self.connect_timeout > 0:
+            msg = f"ServerConfig.connect_timeout must be > 0, got {self.connect_timeout!r}"
+            raise ConfigError(msg)
+        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
+            msg = f"ServerConfig.retries must be an int >= 0, got {self.retries!r}"
+            raise ConfigError(msg)
+        if not self.backoff >= 0:
+            msg = f"ServerConfig.backoff must be >= 0, got {self.backoff!r}"
             raise ConfigError(msg)
         for name in ("tenant", "database"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):

@@ -8,11 +8,14 @@ read is paged.
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Literal, cast
+from typing import Literal, TypeVar, cast
 
 import chromadb
 import httpx
@@ -27,6 +30,7 @@ from mira_vectorstores.engine.reserved import STAMP
 from mira_vectorstores.engine.types import Vector
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 READ_PAGE = 5_000  # rows per paged get: well below Chroma's ~32,766 SQL-variable limit
 STATE_PREFIX = "mira_"
 
@@ -62,7 +66,14 @@ class ChromaStorage:
     """One Chroma collection holding ids, documents, metadata and embeddings."""
 
     def __init__(
-        self, client: chromadb.api.ClientAPI, name: str, *, where: str, config: ChromaConfig | None = None
+        self,
+        client: chromadb.api.ClientAPI,
+        name: str,
+        *,
+        where: str,
+        config: ChromaConfig | None = None,
+        retries: int = 0,
+        backoff: float = 0.25,
     ) -> None:
         """Open (or create) collection ``name`` on ``client``.
 
@@ -71,11 +82,15 @@ class ChromaStorage:
             name: the collection name.
             where: a description of the client for error messages.
             config: Chroma's HNSW parameters for a new collection (an existing one keeps its own).
+            retries: how often a call that cannot reach the server is tried again.
+            backoff: seconds before the first retry (doubling after each).
         """
         config = config or ChromaConfig()
         self.client = client
         self.name = name
         self.where = where
+        self.retries = retries
+        self.backoff = backoff
         try:
             # No embedding function: vectors always come from us (Chroma's default one
             # would download a model). Space "ip", not "cosine": we store unit vectors, so
@@ -123,13 +138,30 @@ class ChromaStorage:
                 )
             except CHROMA_ERRORS as exc:
                 raise failure(exc, "connect", where) from exc
-            return cls(client, name, where=where, config=config)
+            _set_timeouts(client, server)
+            return cls(client, name, where=where, config=config, retries=server.retries, backoff=server.backoff)
         if path is not None:
             Path(path).mkdir(parents=True, exist_ok=True)
             return cls(chromadb.PersistentClient(path=str(path)), name, where=str(path), config=config)
         return cls(chromadb.EphemeralClient(), name, where="memory", config=config)
 
-    # -- collection state (generation, embedder) ---------------------------------------
+    def _call(self, what: str, call: Callable[[], T]) -> T:
+        """Run one Chroma call; a server that cannot be reached is retried with backoff
+        (``ServerConfig.retries``: every call we make is idempotent, writes included), and any
+        failure becomes a ``StorageError`` or ``StoreUnavailableError``.
+        """
+        for attempt in itertools.count():
+            try:
+                return call()
+            except CHROMA_ERRORS as exc:
+                error = failure(exc, what, self.where)
+                if not isinstance(error, StoreUnavailableError) or attempt >= self.retries:
+                    raise error from exc
+                logger.debug("retrying %s at %s after %s", what, self.where, type(exc).__name__)
+                time.sleep(self.backoff * 2**attempt)
+        raise AssertionError  # unreachable: the loop returns or raises
+
+    # -- collection state (embedder, dimension) ---------------------------------------
     def state(self) -> dict[str, object]:
         """The store's keys of the collection metadata (one cheap read)."""
         try:
@@ -143,18 +175,15 @@ class ChromaStorage:
 
     def set_state(self, state: Mapping[str, object]) -> None:
         """Replace the store's keys of the collection metadata."""
-        try:
-            self.collection.modify(metadata={STATE_PREFIX + k: v for k, v in state.items()})
-        except CHROMA_ERRORS as exc:
-            raise failure(exc, "update the collection metadata", self.where) from exc
+        self._call(
+            "update the collection metadata",
+            lambda: self.collection.modify(metadata={STATE_PREFIX + k: v for k, v in state.items()}),
+        )
 
     # -- records -----------------------------------------------------------------------
     def count(self) -> int:
         """Records in the collection."""
-        try:
-            return int(self.collection.count())
-        except CHROMA_ERRORS as exc:
-            raise failure(exc, "count records", self.where) from exc
+        return self._call("count records", lambda: int(self.collection.count()))
 
     def upsert(
         self,
@@ -166,23 +195,21 @@ class ChromaStorage:
         """Upsert in chunks of ``max_batch`` (each chunk is atomic in Chroma)."""
         for start in range(0, len(ids), self.max_batch):
             end = start + self.max_batch
-            try:
-                self.collection.upsert(
+            self._call(
+                f"write records {start}..{min(end, len(ids))}",
+                partial(
+                    self.collection.upsert,
                     ids=list(ids[start:end]),
                     embeddings=None if embeddings is None else embeddings[start:end],
                     documents=None if documents is None else list(documents[start:end]),  # type: ignore[arg-type]
                     metadatas=list(metadatas[start:end]),  # type: ignore[arg-type]
-                )
-            except CHROMA_ERRORS as exc:
-                raise failure(exc, f"write records {start}..{min(end, len(ids))}", self.where) from exc
+                ),
+            )
 
     def delete(self, ids: Sequence[str]) -> None:
         """Delete records by id, in chunks."""
         for start in range(0, len(ids), self.max_batch):
-            try:
-                self.collection.delete(ids=list(ids[start : start + self.max_batch]))
-            except CHROMA_ERRORS as exc:
-                raise failure(exc, "delete records", self.where) from exc
+            self._call("delete records", partial(self.collection.delete, ids=list(ids[start : start + self.max_batch])))
 
     def pages(
         self,
@@ -208,10 +235,7 @@ class ChromaStorage:
             offset += len(page.ids)
 
     def _get(self, include: list[str], **kwargs: object) -> Page:
-        try:
-            got = self.collection.get(include=include, **kwargs)  # type: ignore[arg-type]
-        except CHROMA_ERRORS as exc:
-            raise failure(exc, "read records", self.where) from exc
+        got = self._call("read records", lambda: self.collection.get(include=include, **kwargs))  # type: ignore[arg-type]
         n = len(got["ids"])
         embeddings = got.get("embeddings")
         documents, metadatas = got.get("documents"), got.get("metadatas")
@@ -229,19 +253,18 @@ class ChromaStorage:
         pages by offset could skip a record when another is deleted between two pages (an ids-only
         read is not subject to Chroma's SQL-variable limit).
         """
-        try:
-            return list(self.collection.get(where=_stamped("$gt", stamp), include=[])["ids"])
-        except CHROMA_ERRORS as exc:
-            raise failure(exc, "read changed records", self.where) from exc
+        return self._call(
+            "read changed records", lambda: list(self.collection.get(where=_stamped("$gt", stamp), include=[])["ids"])
+        )
 
     def existing(self, ids: Sequence[str]) -> set[str]:
         """Which of these ids Chroma holds."""
         found: set[str] = set()
         for start in range(0, len(ids), READ_PAGE):
-            try:
-                found.update(self.collection.get(ids=list(ids[start : start + READ_PAGE]), include=[])["ids"])
-            except CHROMA_ERRORS as exc:
-                raise failure(exc, "look records up", self.where) from exc
+            got = self._call(
+                "look records up", partial(self.collection.get, ids=list(ids[start : start + READ_PAGE]), include=[])
+            )
+            found.update(got["ids"])
         return found
 
     @property
@@ -251,20 +274,15 @@ class ChromaStorage:
 
     def heartbeat(self) -> None:
         """Raise ``StoreUnavailableError`` unless the server (or embedded client) answers."""
-        try:
-            self.client.heartbeat()
-        except CHROMA_ERRORS as exc:
-            raise failure(exc, "reach the server", self.where) from exc
+        self._call("reach the server", lambda: self.client.heartbeat())
 
     # -- tombstones: one stamped record per deleted id, so other processes learn of deletes ----
     def _tombstone_collection(self) -> chromadb.Collection:
         if self._tombstones is None:
-            try:
-                self._tombstones = self.client.get_or_create_collection(
-                    f"{self.name}-mira-tombstones", embedding_function=None
-                )
-            except CHROMA_ERRORS as exc:
-                raise failure(exc, "open the tombstones", self.where) from exc
+            self._tombstones = self._call(
+                "open the tombstones",
+                lambda: self.client.get_or_create_collection(f"{self.name}-mira-tombstones", embedding_function=None),
+            )
         return self._tombstones
 
     def add_tombstones(self, ids: Sequence[str], stamp: int) -> None:
@@ -272,14 +290,15 @@ class ChromaStorage:
         collection = self._tombstone_collection()
         for start in range(0, len(ids), self.max_batch):
             chunk = list(ids[start : start + self.max_batch])
-            try:
-                collection.upsert(
+            self._call(
+                "write tombstones",
+                partial(
+                    collection.upsert,
                     ids=chunk,
                     embeddings=np.zeros((len(chunk), 1), dtype=np.float32),
                     metadatas=[{STAMP: stamp}] * len(chunk),
-                )
-            except CHROMA_ERRORS as exc:
-                raise failure(exc, "write tombstones", self.where) from exc
+                ),
+            )
 
     def tombstones_after(self, stamp: int) -> list[tuple[str, int]]:
         """(id, stamp) of every delete stamped after ``stamp``."""
@@ -287,12 +306,12 @@ class ChromaStorage:
         found: list[tuple[str, int]] = []
         offset = 0
         while True:
-            try:
-                got = collection.get(
-                    where=_stamped("$gt", stamp), include=["metadatas"], limit=READ_PAGE, offset=offset
-                )
-            except CHROMA_ERRORS as exc:
-                raise failure(exc, "read tombstones", self.where) from exc
+            got = self._call(
+                "read tombstones",
+                partial(
+                    collection.get, where=_stamped("$gt", stamp), include=["metadatas"], limit=READ_PAGE, offset=offset
+                ),
+            )
             metadatas = got.get("metadatas") or []
             found += [(i, _stamp(m)) for i, m in zip(got["ids"], metadatas, strict=True)]
             if len(got["ids"]) < READ_PAGE:
@@ -301,10 +320,7 @@ class ChromaStorage:
 
     def drop_tombstones_before(self, stamp: int) -> None:
         """Forget deletes stamped before ``stamp`` (readers further behind do a full reconcile)."""
-        try:
-            self._tombstone_collection().delete(where=_stamped("$lt", stamp))
-        except CHROMA_ERRORS as exc:
-            raise failure(exc, "compact tombstones", self.where) from exc
+        self._call("compact tombstones", lambda: self._tombstone_collection().delete(where=_stamped("$lt", stamp)))
 
     def drop(self) -> None:
         """Delete the whole collection and its tombstones."""
@@ -334,6 +350,19 @@ def _stamped(operator: Literal["$gt", "$lt"], stamp: int) -> Where:
 def _stamp(metadata: Mapping[str, object] | None) -> int:
     value = (metadata or {}).get(STAMP)
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _set_timeouts(client: chromadb.api.ClientAPI, server: ServerConfig) -> None:
+    """Give the HTTP client's session our timeouts (chromadb 1.5 makes it with none at all, so a
+    server that stops answering would hang every call). The session is a private attribute of
+    chromadb's HTTP client: if a release renames it, calls keep chromadb's behaviour and a
+    warning says so.
+    """
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = httpx.Timeout(server.timeout, connect=server.connect_timeout)
+    else:
+        logger.warning("cannot set timeouts on this chromadb's HTTP client; calls wait as long as chromadb lets them")
 
 
 def _is_connection_error(exc: BaseException) -> bool:
