@@ -250,11 +250,19 @@ class Replica:
             metadatas = batch.chroma_metadatas(rows, stamp=stamp, rev=f"{stamp}-{self.writer}")
             ids, vectors, documents = batch.ids[rows], batch.vectors[rows], batch.documents[rows]
             try:
-                self.storage.upsert(ids, vectors, documents, metadatas)
+                if batch.changes is not None:
+                    self.storage.update_metadata(ids, metadatas)
+                else:
+                    self.storage.upsert(ids, vectors, documents, metadatas)
             except StorageError as exc:
                 self._after_failed_write(batch.ids[start:], exc)
                 raise
-            self.mirrors.apply_upsert(ids, documents, batch.metadatas[rows], vectors)
+            if batch.changes is not None and self.shared:
+                # Chroma merged our keys into what it holds, which may include another
+                # process's concurrent update: mirror its result, not our guess.
+                catch_up.ids(self.storage, self.mirrors, ids)
+            else:
+                self.mirrors.apply_upsert(ids, documents, batch.metadatas[rows], vectors)
             self._advance(stamp)
         logger.debug("committed %d records (%d embedded)", len(batch.ids), batch.embedded)
 
@@ -289,6 +297,7 @@ class Replica:
 
     def _advance(self, stamp: int) -> None:
         self._dirty = True
+        self.last_error = None  # Chroma just answered
         if self.mode == "embedded" and not self.sole_writer:
             # Another store of this process may have written below this stamp unseen: the
             # high-water mark moves only by catching up.

@@ -199,13 +199,13 @@ def plain(value):
 
 
 def finds_itself(store, rid, text):
-    hits = store.search(text, k=3, mode="dense")
+    hits = store.search(text, k=10, mode="dense")
     return bool(hits) and hits[0].score > 0.9999 and rid in [h.id for h in hits if h.score >= hits[0].score - 1e-5]
 
 
 def view(store):
     records = {r.id: [r.document, r.metadata, None if r.object is None else r.object.sha256] for r in store.get()}
-    lexical = sorted(h.id for h in store.search("shared", k=1000, mode="lexical"))
+    lexical = sorted(h.id for h in store.search("shared", k=100_000, mode="lexical"))
     dense = {rid: finds_itself(store, rid, doc) for rid, (doc, _, _) in records.items()}
     return plain({"records": records, "count": store.count(), "lexical": lexical, "dense": dense})
 
@@ -309,7 +309,7 @@ def _plain(value: T) -> T:
 
 def _finds_itself(store: HybridStore, rid: str, text: str) -> bool:
     """A dense search for a record's text ranks it first (tied first: 32-d hashing can collide)."""
-    hits = store.search(text, k=3, mode="dense")
+    hits = store.search(text, k=10, mode="dense")
     return bool(hits) and hits[0].score > 0.9999 and rid in [h.id for h in hits if h.score >= hits[0].score - 1e-5]
 
 
@@ -320,7 +320,7 @@ def _view(store: HybridStore) -> dict[str, Any]:
     "shared" lists every live record and a dense search for a record's own text finds it.
     """
     records = {r.id: [r.document, r.metadata, None if r.object is None else r.object.sha256] for r in store.get()}
-    lexical = sorted(h.id for h in store.search("shared", k=1000, mode="lexical"))
+    lexical = sorted(h.id for h in store.search("shared", k=100_000, mode="lexical"))
     dense = {rid: _finds_itself(store, rid, doc) for rid, (doc, _, _) in records.items()}
     return _plain({"records": records, "count": store.count(), "lexical": lexical, "dense": dense})
 
@@ -401,7 +401,7 @@ def test_writes_of_one_process_reach_the_others(server: ChromaServer, peers: Pee
 # -- 2. three writers at once ---------------------------------------------------------------------------
 def test_three_interleaved_writers_converge(server: ChromaServer, peers: PeerFactory, stores: StoreFactory) -> None:
     name = "three-writers"
-    rounds = 12
+    rounds = 16
     seed = stores(server.port, name)
     seed.add(
         ["shared common record", "shared last record"],
@@ -526,8 +526,8 @@ def test_writes_by_id_reach_records_the_caller_has_not_seen(
     assert _eventually(lambda: writer.call("view"), want) == want
 
     # A delete by filter reaches the other process too.
-    assert late.delete(where={"i": {"$gte": 5}}) == 1
-    del expected["x5"]
+    assert late.delete(where={"i": {"$in": [4, 5]}}) == 2
+    del expected["x4"], expected["x5"]
     want = _expected_view(expected)
     assert _view(late) == want
     assert _eventually(lambda: writer.call("view"), want) == want
@@ -546,7 +546,7 @@ batch = 0
 while True:
     try:
         store.add(
-            [f"shared batch {batch} item {j}" for j in range(size)],
+            [f"shared batch {batch} item {j} uniqb{batch}x{j}" for j in range(size)],
             ids=[f"b{batch}_{j}" for j in range(size)],
             metadatas=[{"batch": batch, "j": j} for j in range(size)],
         )
@@ -572,11 +572,12 @@ store.close()
 
 
 @pytest.mark.timeout(240)
+@pytest.mark.parametrize("kill_delay", [0.0, 0.02])  # where the kill lands in the next add(): not an assertion
 def test_acknowledged_writes_survive_a_killed_server(
-    own_server: ChromaServer, peers: PeerFactory, stores: StoreFactory, tmp_path: Path
+    own_server: ChromaServer, peers: PeerFactory, stores: StoreFactory, tmp_path: Path, kill_delay: float
 ) -> None:
     name = "killed-mid-write"
-    size = 25
+    size = 100
     watcher = stores(own_server.port, name)
     writer = Child(BATCH_WRITER, str(own_server.port), name, str(size), cwd=tmp_path)
     try:
@@ -586,7 +587,8 @@ def test_acknowledged_writes_survive_a_killed_server(
             line = writer.line()
             assert line.startswith("ACK "), line
             acked.append(int(line[4:]))
-        own_server.kill()  # most likely while batch acked[-1] + 1 is on the wire
+        time.sleep(kill_delay)
+        own_server.kill()  # most likely while batch acked[-1] + 1 is being read or written
         while (line := writer.line()).startswith("ACK "):
             acked.append(int(line[4:]))
         assert line.startswith("FAILED "), line
@@ -609,7 +611,9 @@ def test_acknowledged_writes_survive_a_killed_server(
     final = peers(own_server.port, name, "none").call("view")["records"]
 
     def batch(b: int) -> dict[str, RecordView]:
-        return {f"b{b}_{j}": [f"shared batch {b} item {j}", {"batch": b, "j": j}, None] for j in range(size)}
+        return {
+            f"b{b}_{j}": [f"shared batch {b} item {j} uniqb{b}x{j}", {"batch": b, "j": j}, None] for j in range(size)
+        }
 
     acknowledged = {rid: rec for b in acked for rid, rec in batch(b).items()}
     missing = sorted(set(acknowledged) - set(final))
@@ -684,7 +688,9 @@ def test_health_and_typed_errors_while_the_server_is_down(
     own_server.start()
     store.add(["shared back again"], ids=["h3"], metadatas=[{"n": 3}])  # the same object works again
     back = store.health()
-    assert (back.reachable, back.error, back.records) == (True, None, 3)
+    assert (back.reachable, back.records) == (True, 3)
+    # The error of the outage clears (at the latest with the next background catch-up).
+    assert _eventually(lambda: store.health().error, None) is None
 
     other = peers(port, name)
     other.call("add", ["shared from a process started after the restart"], ids=["h4"], metadatas=[{"n": 4}])

@@ -206,6 +206,15 @@ class ChromaStorage:
                 ),
             )
 
+    def update_metadata(self, ids: Sequence[str], metadatas: Sequence[Mapping[str, object]]) -> None:
+        """Merge metadata keys into existing records (a None value removes its key), in chunks."""
+        for start in range(0, len(ids), self.max_batch):
+            end = start + self.max_batch
+            self._call(
+                f"update records {start}..{min(end, len(ids))}",
+                partial(self.collection.update, ids=list(ids[start:end]), metadatas=list(metadatas[start:end])),  # type: ignore[arg-type]
+            )
+
     def delete(self, ids: Sequence[str]) -> None:
         """Delete records by id, in chunks."""
         for start in range(0, len(ids), self.max_batch):

@@ -5,7 +5,7 @@ vectors for every record, with only new or changed texts sent to the embedder.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -33,15 +33,21 @@ class WriteBatch:
     vectors: Vector
     removed_keys: list[list[str]]  # per record: keys Chroma still holds that must go
     embedded: int  # how many texts were sent to the embedder
+    #: A metadata-only update: per record, only the keys it sets (or removes, as None). Chroma
+    #: merges them into what it holds, so another process's concurrent update of other keys stays.
+    changes: list[dict[str, object]] | None = None
 
     def chroma_metadatas(self, rows: slice, *, stamp: int, rev: str) -> list[dict[str, object]]:
         """Metadata of some rows for Chroma: the write's stamp and revision set (in the mirrors'
         copy too), removed keys set to None (which deletes them).
         """
         out = []
-        for meta, removed in zip(self.metadatas[rows], self.removed_keys[rows], strict=True):
+        for i, (meta, removed) in enumerate(zip(self.metadatas[rows], self.removed_keys[rows], strict=True)):
             meta[STAMP], meta[REV] = stamp, rev
-            out.append({**dict.fromkeys(removed), **meta})
+            if self.changes is not None:
+                out.append({**self.changes[rows][i], STAMP: stamp, REV: rev})
+            else:
+                out.append({**dict.fromkeys(removed), **meta})
         return out
 
 
@@ -105,7 +111,14 @@ def prepare_update(
         metas.append(clean_metadata(merged, f"metadatas[{i}]"))
         reserved.append({k: v for k, v in old.items() if is_reserved(k) and k not in WRITE_KEYS})
     given = None if vectors is None else check_vectors(vectors, n, mirrors.dimension)
-    return _assemble(mirrors, embedder, record_ids, docs, metas, given, reserved)
+    batch = _assemble(mirrors, embedder, record_ids, docs, metas, given, reserved)
+    if texts is not None or vectors is not None:
+        return batch
+    changes: list[dict[str, object]] = [
+        {key: None if value is None else meta[key] for key, value in (change or {}).items()}
+        for change, meta in zip(metadatas or [None] * n, metas, strict=True)
+    ]
+    return replace(batch, changes=changes)
 
 
 def _dimension(mirrors: Mirrors | None, embedder: Embedder | None) -> int | None:

@@ -85,7 +85,7 @@ class Worker:
             self._check("lexical search ids", sorted(h.id for h in hits), live)
         elif op == "dense" and live:
             rid = self.rng.choice(live)
-            hits = self.store.search(self.model[rid][0], k=3, mode="dense", where=mine)
+            hits = self.store.search(self.model[rid][0], k=10, mode="dense", where=mine)
             self._check("dense search of a record's own text", _finds(hits, rid), True)
         elif op == "get":
             got = {r.id: (r.document, r.metadata) for r in self.store.get(where=mine)}
@@ -128,7 +128,7 @@ def _assert_holds(store: HybridStore, model: Model) -> None:
     assert store.count() == len(model)
     assert sorted(h.id for h in store.search("shared", k=10_000, mode="lexical")) == sorted(model)
     for rid, (text, _) in sorted(model.items())[::7]:
-        assert _finds(store.search(text, k=3, mode="dense"), rid), rid
+        assert _finds(store.search(text, k=10, mode="dense"), rid), rid
 
 
 def test_threads_mixing_writes_and_reads_on_an_in_memory_store() -> None:
