@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import queue
-import subprocess
-import sys
-import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from processes import Child
 
 import mira_vectorstores as mira
 from mira_vectorstores import HashingEmbedder, HybridStore
@@ -51,40 +46,12 @@ for line in sys.stdin:
 """
 
 
-class Holder:
+class Holder(Child):
     """A child process running ``HOLDER`` on a path."""
 
     def __init__(self, path: Path, name: str, workdir: Path) -> None:
-        self.err_path = workdir / f"holder-{uuid.uuid4().hex[:8]}.err"
-        with self.err_path.open("w") as err:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", HOLDER, str(path), name],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=err,
-                text=True,
-                cwd=workdir,
-                env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},
-            )
+        super().__init__(HOLDER, str(path), name, cwd=workdir)
         self.pid = self.proc.pid
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self._lines.put(line.rstrip("\n"))
-        self._lines.put(None)
-
-    def line(self, timeout: float = 60.0) -> str:
-        try:
-            line = self._lines.get(timeout=timeout)
-        except queue.Empty:
-            pytest.fail(f"holder {self.pid} printed nothing for {timeout} s: {self.err_path.read_text()[-3000:]}")
-        if line is None:
-            self.proc.wait(timeout=30)
-            pytest.fail(f"holder exited with {self.proc.returncode}: {self.err_path.read_text()[-3000:]}")
-        return line
 
     def expect(self, tag: str) -> dict[str, Any]:
         """The JSON after ``tag`` on the next tagged line (fails on the other outcome)."""
@@ -94,11 +61,6 @@ class Holder:
         result: dict[str, Any] = json.loads(line[len(tag) + 1 :])
         return result
 
-    def send(self, command: str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(command + "\n")
-        self.proc.stdin.flush()
-
     def add(self, rid: str) -> None:
         self.send(f"add {rid}")
         assert self.line() == f"ADDED {rid}"
@@ -107,24 +69,13 @@ class Holder:
         self.proc.kill()  # SIGKILL: no close(), no atexit
         self.proc.wait(timeout=30)
 
-    def finish(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(OSError):
-                assert self.proc.stdin is not None
-                self.proc.stdin.close()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=30)
-
 
 @pytest.fixture
 def holders(tmp_path: Path) -> Iterator[list[Holder]]:
     made: list[Holder] = []
     yield made
     for holder in made:
-        holder.finish()
+        holder.close()
 
 
 def _start(holders: list[Holder], path: Path, workdir: Path, name: str = "notes") -> Holder:
