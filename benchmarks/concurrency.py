@@ -220,6 +220,10 @@ class ChildError(RuntimeError):
 
 def _guarded(target: Callable[..., None], inbox: Any, outbox: Any, *args: Any) -> None:
     """Run a child's body; an exception goes back to the parent as its traceback."""
+    with contextlib.suppress(ImportError):  # bm25s's progress bars: a thread lock, not a semaphore
+        import tqdm  # that os._exit would leave behind for the parent's resource tracker to warn about
+
+        tqdm.tqdm.set_lock(threading.RLock())
     try:
         target(inbox, outbox, *args)
     except BaseException:
@@ -665,8 +669,8 @@ def catchup(coll: Collection, truth: Truth, args: argparse.Namespace, anomalies:
                     "changes_behind_after": behind,
                     "write_s": write_s,
                     "count_before_after": counts,
-                    "index": "/".join(
-                        sorted({"hnsw" if n >= threshold else "flat" for pair in counts for n in pair}, reverse=True)
+                    "index": " -> ".join(
+                        dict.fromkeys("hnsw" if n >= threshold else "flat" for n in (counts[0][0], counts[-1][1]))
                     ),
                 }
             )

@@ -192,7 +192,8 @@ class ServerConfig:
             ``{"X-Chroma-Token": "<token>"}`` for a server with token auth.
         tenant: the Chroma tenant.
         database: the Chroma database.
-        timeout: seconds a request may take (``None``: no limit).
+        timeout: seconds a request may take (``None``: no limit); generous, since a large write
+            (a raw object of many MB, a full batch) can take a Chroma server a while.
         connect_timeout: seconds to connect before the server counts as unreachable.
         retries: how often a request that cannot reach the server is tried again (every
             request the store makes is idempotent, writes included).
@@ -203,7 +204,7 @@ class ServerConfig:
     headers: Mapping[str, str] = field(default_factory=dict)
     tenant: str = "default_tenant"
     database: str = "default_database"
-    timeout: float | None = 30.0
+    timeout: float | None = 300.0
     connect_timeout: float = 5.0
     retries: int = 2
     backoff: float = 0.25
