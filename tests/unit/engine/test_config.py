@@ -12,6 +12,7 @@ from mira_vectorstores.engine.config import (
     FaissConfig,
     FusionConfig,
     LexicalConfig,
+    ServerConfig,
     StoreConfig,
     enum_value,
 )
@@ -184,3 +185,25 @@ def test_a_new_collection_gets_the_configured_chroma_index() -> None:
         assert (hnsw["space"], hnsw["max_neighbors"], hnsw["ef_construction"]) == ("ip", 6, 24)
     finally:
         storage.drop()
+
+
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        ({"timeout": 0}, r"ServerConfig\.timeout must be > 0 or None, got 0"),
+        ({"connect_timeout": -1.0}, r"ServerConfig\.connect_timeout must be > 0"),
+        ({"retries": -1}, r"ServerConfig\.retries must be an int >= 0, got -1"),
+        ({"retries": True}, r"ServerConfig\.retries must be an int >= 0, got True"),
+        ({"backoff": -0.5}, r"ServerConfig\.backoff must be >= 0"),
+        ({"headers": {"X-Chroma-Token": 42}}, r"ServerConfig\.headers must map str to str"),
+        ({"tenant": ""}, r"ServerConfig\.tenant must be a non-empty str"),
+    ],
+)
+def test_server_config_names_the_bad_option(options: dict[str, object], problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        ServerConfig(**options)  # type: ignore[arg-type]
+
+
+def test_server_config_url_says_the_scheme() -> None:
+    assert ServerConfig().url("db.local", 8000) == "http://db.local:8000"
+    assert ServerConfig(ssl=True).url("db.local", 443) == "https://db.local:443"

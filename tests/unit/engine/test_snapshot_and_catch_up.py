@@ -242,3 +242,55 @@ def test_a_mapped_index_is_saved_again_after_deletes_alone(tmp_path: Path) -> No
     assert _answers(again) == expected
     assert again.get(["n3", "n8", "n13"])[0].id == "n13"
     again.close()
+
+
+def test_catching_up_reads_only_what_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reader = _build(tmp_path)
+    writer = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32))
+    writer.upsert(["note 1 rewritten about zebras", "a new note about okapis"], ids=["n1", "new"])
+    writer.delete(["n2"])
+    fetched: list[str] = []
+    storage = reader._replica.storage
+    real_pages = storage.pages
+
+    def counting_pages(**kwargs: object):  # type: ignore[no-untyped-def]
+        ids = kwargs.get("ids")
+        assert ids is not None, "catching up read the whole collection"
+        if not kwargs.get("metadata_only"):
+            fetched.extend(ids)  # type: ignore[arg-type]
+        return real_pages(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(storage, "pages", counting_pages)
+    reader.refresh()
+    assert sorted(fetched) == ["n1", "new"]
+    assert reader.get(["n2"]) == []
+    assert reader.get(["n1"])[0].document == "note 1 rewritten about zebras"
+    assert reader.count() == writer.count() == 300
+    writer.close()
+    reader.close()
+
+
+def test_a_tombstone_does_not_remove_a_record_added_again(tmp_path: Path) -> None:
+    reader = _build(tmp_path)
+    writer = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32))
+    writer.delete(["n5"])
+    writer.add(["note five is back"], ids=["n5"])
+    reader.refresh()
+    assert [r.document for r in reader.get(["n5"])] == ["note five is back"]
+    writer.close()
+    reader.close()
+
+
+def test_a_clean_close_reopens_without_reading_chroma(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _build(tmp_path).close()
+
+    def no_reads(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a cleanly closed store read Chroma on open")
+
+    monkeypatch.setattr(catch_up, "since", no_reads)
+    monkeypatch.setattr(catch_up, "reconcile", no_reads)
+    reopened = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32))
+    assert reopened.count() == 300
+    assert not snapshot.read_manifest(tmp_path / "mira" / "notes").clean  # open: a crash from now on is unclean
+    reopened.close()
+    assert snapshot.read_manifest(tmp_path / "mira" / "notes").clean
