@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -12,7 +13,14 @@ from pathlib import Path
 from tqdm import tqdm
 
 from mira_vectorstores.beir import Doc, find_scifact, load_corpus, load_sample
-from mira_vectorstores.engine import CachedEmbedder, FieldBoost, HybridStore, MiniLMEmbedder, SearchHit
+from mira_vectorstores.engine import (
+    CachedEmbedder,
+    FieldBoost,
+    HybridStore,
+    MiniLMEmbedder,
+    SearchHit,
+    ServerConfig,
+)
 
 DEMO_QUERIES = [
     "vitamin D deficiency and risk of disease",
@@ -25,9 +33,23 @@ def _out(text: str = "") -> None:
     sys.stdout.write(text + "\n")
 
 
-def _open(path: str, name: str) -> HybridStore:
-    cache = Path(path) / "mira" / "embedding-cache.sqlite"
-    return HybridStore.persistent(path, name, embedder=CachedEmbedder(MiniLMEmbedder(), path=cache))
+def _open(args: argparse.Namespace, name: str) -> HybridStore:
+    """The embedded store under ``--path``, or the one on ``--host`` (a Chroma server)."""
+    cache = Path(args.path) / "mira" / "embedding-cache.sqlite"
+    embedder = CachedEmbedder(MiniLMEmbedder(), path=cache)
+    if args.host is None:
+        return HybridStore.persistent(args.path, name, embedder=embedder)
+    headers = dict(_header(h) for h in args.header)
+    server = ServerConfig(ssl=args.ssl, headers=headers, tenant=args.tenant, database=args.database)
+    return HybridStore.connect(args.host, args.port, name, embedder=embedder, server=server)
+
+
+def _header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        msg = f"--header takes NAME=VALUE, got {text!r}"
+        raise SystemExit(msg)
+    return name.strip(), value
 
 
 def _ingest(store: HybridStore, docs: Sequence[Doc], batch: int = 256) -> None:
@@ -56,7 +78,7 @@ def demo(args: argparse.Namespace) -> int:
     else:
         docs, name, source = load_sample(), "sample-demo", "the bundled sample corpus"
     started = time.perf_counter()
-    with _open(args.path, name) as store:
+    with _open(args, name) as store:
         _out(f"Store {name!r} under {args.path}: {store.count()} records before ingest; source: {source}")
         _ingest(store, docs)
         _out(f"{store.count()} records ready in {time.perf_counter() - started:.1f} s\n")
@@ -76,7 +98,7 @@ def demo(args: argparse.Namespace) -> int:
 def search(args: argparse.Namespace) -> int:
     """Search an existing store."""
     where = json.loads(args.where) if args.where else None
-    with _open(args.path, args.name) as store:
+    with _open(args, args.name) as store:
         _show(store.search(args.query, k=args.k, mode=args.mode, where=where))
     return 0
 
@@ -84,16 +106,17 @@ def search(args: argparse.Namespace) -> int:
 def ingest(args: argparse.Namespace) -> int:
     """Add a BEIR-style corpus.jsonl to a store."""
     docs = load_corpus(Path(args.corpus), limit=args.limit or None)
-    with _open(args.path, args.name) as store:
+    with _open(args, args.name) as store:
         _ingest(store, docs)
         _out(f"{store.count()} records in {args.name!r}")
     return 0
 
 
 def stats(args: argparse.Namespace) -> int:
-    """Print what a store holds."""
-    with _open(args.path, args.name) as store:
-        _out(json.dumps({"name": store.name, "records": store.count(), "dimension": store.dimension}))
+    """Print what a store holds and how it is doing (``HybridStore.health``)."""
+    with _open(args, args.name) as store:
+        health = dataclasses.asdict(store.health())
+        _out(json.dumps({"name": store.name, "records": store.count(), "dimension": store.dimension, **health}))
     return 0
 
 
@@ -101,6 +124,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``mira-vs``."""
     parser = argparse.ArgumentParser(prog="mira-vs", description=__doc__)
     parser.add_argument("--path", default="./mira_data", help="folder of the embedded store")
+    parser.add_argument("--host", help="a Chroma server (`chroma run`) instead of the embedded store")
+    parser.add_argument("--port", type=int, default=8000, help="the server's port")
+    parser.add_argument("--ssl", action="store_true", help="HTTPS to the server")
+    parser.add_argument(
+        "--header", action="append", default=[], help="NAME=VALUE sent with every request (token auth); repeatable"
+    )
+    parser.add_argument("--tenant", default="default_tenant", help="the server's tenant")
+    parser.add_argument("--database", default="default_database", help="the server's database")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="build a hybrid store from SciFact (or the bundled sample) and search it")
     p.add_argument("--limit", type=int, default=400, help="SciFact abstracts to ingest (0: all 5,183)")

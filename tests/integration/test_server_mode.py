@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import numpy as np
@@ -48,3 +49,16 @@ def test_unreachable_server_is_a_clear_error() -> None:
     port = free_port()
     with pytest.raises(StoreUnavailableError, match=f"127.0.0.1:{port}"):
         HybridStore.connect("127.0.0.1", port, "nothing", embedder=HashingEmbedder(8))
+
+
+def test_cli_reaches_a_server_with_headers(server: int, capsys: pytest.CaptureFixture[str]) -> None:
+    from mira_vectorstores.cli import main
+
+    argv = ["--host", "127.0.0.1", "--port", str(server), "--header", "X-Chroma-Token=secret", "stats", "--name", "cli"]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["mode"] == "server"
+    assert report["reachable"] is True
+    assert report["records"] == 0
+    with pytest.raises(SystemExit, match="--header takes NAME=VALUE"):
+        main(["--host", "127.0.0.1", "--port", str(server), "--header", "no-equals-sign", "stats"])
