@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
 from processes import ChromaServer, free_port
 
 from mira_vectorstores import HashingEmbedder, HybridStore, StoreUnavailableError
+from mira_vectorstores.engine.mirrors import catch_up
 
 pytestmark = pytest.mark.integration
 
@@ -62,3 +64,28 @@ def test_cli_reaches_a_server_with_headers(server: int, capsys: pytest.CaptureFi
     assert report["records"] == 0
     with pytest.raises(SystemExit, match="--header takes NAME=VALUE"):
         main(["--host", "127.0.0.1", "--port", str(server), "--header", "no-equals-sign", "stats"])
+
+
+def test_a_restarted_server_store_loads_its_cache_and_catches_up_by_the_change(
+    server: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    first = HybridStore.connect("127.0.0.1", server, "cached", embedder=HashingEmbedder(16), mirror_dir=cache)
+    first.add([f"cached record {i}" for i in range(2_000)], ids=[f"c{i}" for i in range(2_000)])
+    first.close()
+    other = HybridStore.connect("127.0.0.1", server, "cached", embedder=HashingEmbedder(16))
+    other.upsert(["written while the first was away"], ids=["late"])
+    other.delete(["c7"])
+    other.close()
+
+    def no_full_read(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the restart read every record instead of loading its cache")
+
+    monkeypatch.setattr(catch_up, "rebuild", no_full_read)
+    monkeypatch.setattr(catch_up, "reconcile", no_full_read)
+    again = HybridStore.connect("127.0.0.1", server, "cached", embedder=HashingEmbedder(16), mirror_dir=cache)
+    assert again.count() == 2_000
+    assert [r.document for r in again.get(["late"])] == ["written while the first was away"]
+    assert again.get(["c7"]) == []
+    assert again.health().mirror_dir == str(cache)
+    again.close()
