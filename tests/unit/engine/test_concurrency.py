@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import threading
 import time
@@ -100,6 +101,11 @@ class Worker:
             failures.append(f"thread {self.owner}: {traceback.format_exc()}")
 
 
+#: ``MIRA_SOAK_SECONDS=30 python -m pytest tests/unit/engine/test_concurrency.py -k mixing`` runs the
+#: mixed-thread tests as a longer soak (the suite keeps them short).
+SOAK = float(os.environ.get("MIRA_SOAK_SECONDS", "0"))
+
+
 def _finds(hits: list[SearchHit], rid: str) -> bool:
     """``rid`` is first, or tied first (texts can collide in 32-d feature hashing)."""
     return bool(hits) and hits[0].score > 0.9999 and rid in [h.id for h in hits if h.score >= hits[0].score - 1e-5]
@@ -134,7 +140,7 @@ def _assert_holds(store: HybridStore, model: Model) -> None:
 def test_threads_mixing_writes_and_reads_on_an_in_memory_store() -> None:
     store = HybridStore.in_memory(embedder=HashingEmbedder(32))
     try:
-        model, operations = _hammer(store, seconds=6.0)
+        model, operations = _hammer(store, seconds=SOAK or 6.0)
         assert operations > THREADS * 10  # the threads did run
         _assert_holds(store, model)
     finally:
@@ -144,7 +150,7 @@ def test_threads_mixing_writes_and_reads_on_an_in_memory_store() -> None:
 def test_threads_mixing_writes_and_reads_on_an_embedded_store(tmp_path: Path) -> None:
     store = HybridStore.persistent(tmp_path, "threads", embedder=HashingEmbedder(32))  # default config
     try:
-        model, operations = _hammer(store, seconds=5.0)
+        model, operations = _hammer(store, seconds=SOAK or 5.0)
         assert operations > THREADS * 5
         _assert_holds(store, model)
     finally:
