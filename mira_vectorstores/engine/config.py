@@ -149,8 +149,9 @@ class ChromaConfig:
                 raise ConfigError(msg)
 
 
-#: Seconds between background catch-ups of a server store when ``refresh_interval`` is ``None``.
-SERVER_REFRESH_INTERVAL = 1.0
+#: Seconds between background catch-ups of a server store when ``refresh_interval`` is ``None``:
+#: a write shows in other processes within this plus one catch-up (~20 ms idle), so within 1 s.
+SERVER_REFRESH_INTERVAL = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +165,8 @@ class StoreConfig:
         chroma: Chroma's own index of the collection (unused by our searches).
         refresh_interval: how stale the mirrors may get, in seconds. A store on a server
             catches up with other processes' writes in a background thread this often (``None``:
-            every ``SERVER_REFRESH_INTERVAL`` seconds), so searches never wait on Chroma. An
+            every ``SERVER_REFRESH_INTERVAL`` = 0.5 s), so searches never wait on Chroma and see
+            another process's write within about this interval plus one catch-up. An
             embedded or in-memory store has no other writing process (its folder is locked);
             given a value, its reads catch up first once it has passed (``None``: only
             ``refresh()`` does), which matters only for several stores of one process on one folder.

@@ -31,7 +31,7 @@ from mira_vectorstores.engine.embeddings import Embedder
 from mira_vectorstores.engine.errors import EmbeddingMismatchError, StorageError, WriteOutcomeUnknownError
 from mira_vectorstores.engine.locks import PathLock
 from mira_vectorstores.engine.mirrors import catch_up, snapshot
-from mira_vectorstores.engine.mirrors.catch_up import Caught
+from mira_vectorstores.engine.mirrors.catch_up import Caught, Changes
 from mira_vectorstores.engine.mirrors.mirror_set import Mirrors
 from mira_vectorstores.engine.stamps import Clock, stamp_of_time
 from mira_vectorstores.engine.storage.chroma import ChromaStorage
@@ -44,11 +44,13 @@ TOMBSTONE_HORIZON_S = 7 * 86_400.0
 #: An embedded folder has one writing process, so only this process's own concurrent writes can
 #: land out of stamp order: a short window covers them.
 EMBEDDED_WINDOW = stamp_of_time(2.0)
-#: On a server, most catch-ups re-read only this far behind the newest stamp (a write whose
-#: request took longer lands after later-stamped ones); every ``WIDE_EVERY_S`` seconds one reads
-#: back the whole ``catch_up.WINDOW``. Re-reading 30 s of writes every second after a bulk load
-#: cost ~0.9 s per catch-up at 100,000 records (``benchmarks/concurrency.py``).
-SERVER_NARROW_WINDOW = stamp_of_time(2.0)
+#: On a server a catch-up reads what was stamped after the newest stamp it holds, and also what
+#: may have landed since the previous catch-up began even though stamped before: a write whose
+#: request took up to this long (or whose writer's clock ran this far behind). Every
+#: ``WIDE_EVERY_S`` seconds one looks back the whole ``catch_up.WINDOW`` since the previous wide
+#: one. Reading back from the newest stamp instead re-read the last 30 s of a bulk load on every
+#: idle catch-up (~0.9 s each at 100,000 records: ``benchmarks/concurrency.py``).
+SERVER_NARROW_WINDOW_S = 2.0
 WIDE_EVERY_S = 10.0
 _CLOCK = Clock()  # one per process: every store of this process stamps in one order
 
@@ -99,7 +101,8 @@ class Replica:
         self._saved_high_water: int | None = None
         self._dirty = False
         self._deletes = 0
-        self._last_wide = -WIDE_EVERY_S  # the first catch-up reads the whole window
+        self._began: float | None = None  # wall-clock start of the previous catch-up (server)
+        self._began_wide: float | None = None  # ... and of the previous one that looked back the whole window
         #: Another store of this process wrote to the same embedded folder while this one was open.
         self._folder_shared = False
         self._last_check = time.monotonic()
@@ -159,15 +162,18 @@ class Replica:
             return True
         return self.mode == "embedded" and self.path_lock is not None and self.path_lock.holders == 1
 
-    def _window(self) -> int:
-        """How far behind the high-water mark the next catch-up reads again."""
-        if self.shared:
-            if time.monotonic() - self._last_wide >= WIDE_EVERY_S:
-                self._last_wide = time.monotonic()
-                return catch_up.WINDOW
-            return SERVER_NARROW_WINDOW
-        self._folder_shared = self._folder_shared or not self.sole_writer
-        return EMBEDDED_WINDOW if self._folder_shared else 0
+    def _after(self, now: float) -> tuple[int, bool]:
+        """The stamp the next catch-up reads after (capped at the high-water mark by ``since``),
+        and whether it looks back the whole window.
+        """
+        if not self.shared:
+            self._folder_shared = self._folder_shared or not self.sole_writer
+            return self.high_water - (EMBEDDED_WINDOW if self._folder_shared else 0), False
+        if self._began is None or self._began_wide is None:
+            return self.high_water - catch_up.WINDOW, True
+        if now - self._began_wide >= WIDE_EVERY_S:
+            return stamp_of_time(self._began_wide) - catch_up.WINDOW, True
+        return stamp_of_time(self._began - SERVER_NARROW_WINDOW_S), False
 
     @property
     def dimension(self) -> int | None:
@@ -341,7 +347,27 @@ class Replica:
                 self.last_catch_up = time.time()
                 return
             self.mirrors = Mirrors(_as_int(dimension), self.config)
-        self._note(catch_up.since(self.storage, self.mirrors, self.high_water, window=self._window()))
+        self.apply_changes(self.read_changes())
+
+    def read_changes(self) -> Changes | None:
+        """Read other processes' writes from Chroma without changing the mirrors (``None``: the
+        mirrors do not exist yet; ``catch_up`` makes them).
+        """
+        if self.mirrors is None:
+            return None
+        began = time.time()
+        after, wide = self._after(began)
+        changes = catch_up.read_since(self.storage, self.mirrors, self.high_water, after=after)
+        self._began = began
+        if wide:
+            self._began_wide = began
+        return changes
+
+    def apply_changes(self, changes: Changes | None) -> None:
+        """Put what ``read_changes`` found into the mirrors."""
+        if changes is not None and self.mirrors is not None:
+            self._note(catch_up.apply(self.mirrors, changes))
+        self._last_check = time.monotonic()
 
     def refresh(self, *, full: bool = False) -> None:
         """Catch up now (``full``: re-read everything from Chroma, plain Chroma clients' writes included)."""
@@ -421,7 +447,8 @@ class Replica:
 
 
 class Refresher:
-    """A daemon thread that calls ``refresh`` every ``interval`` seconds until stopped.
+    """A daemon thread that starts ``refresh`` every ``interval`` seconds until stopped (at a
+    fixed rate: a slow catch-up does not push the next one back).
 
     It holds its owner weakly (a store nobody references can be collected; the thread then
     ends), and keeps going through failures (the owner records them for ``health()``).
@@ -436,12 +463,18 @@ class Refresher:
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self._interval):
+        next_start = time.monotonic() + self._interval
+        while not self._stop.wait(max(0.0, next_start - time.monotonic())):
             refresh = self._refresh()
             if refresh is None:
                 return
             refresh()
             del refresh
+            # A catch-up that overran its slot (a large change, a server retrying) is followed by
+            # a full interval of rest, so it never runs back to back with the next.
+            next_start += self._interval
+            if next_start < time.monotonic():
+                next_start = time.monotonic() + self._interval
 
     def stop(self) -> None:
         """Stop the thread (waits for a refresh in progress)."""

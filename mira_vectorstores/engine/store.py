@@ -192,12 +192,24 @@ class HybridStore:
             full: re-read everything from Chroma; catches writes of plain Chroma clients,
                 which do not announce themselves.
         """
-        with self._exclusive():
-            try:
-                self._replica.refresh(full=full)
-            except StorageError as exc:
-                self._replica.last_error = str(exc)
-                raise
+        replica = self._replica
+        try:
+            if full or replica.mirrors is None:
+                with self._exclusive():
+                    replica.refresh(full=full)
+                return
+            # One catch-up at a time; searches go on while it reads Chroma, and wait only while
+            # it applies what it found.
+            with self._writer:
+                with self._lock.read():
+                    self._check_open()
+                    changes = replica.read_changes()
+                with self._lock.write():
+                    self._check_open()
+                    replica.apply_changes(changes)
+        except StorageError as exc:
+            replica.last_error = str(exc)
+            raise
 
     def _refresh_in_background(self) -> None:
         try:

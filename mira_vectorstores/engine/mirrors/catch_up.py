@@ -38,9 +38,34 @@ class Caught:
     dropped: int  # records deleted from the mirrors
 
 
-def since(storage: ChromaStorage, mirrors: Mirrors, high_water: int, *, window: int = WINDOW) -> Caught:
-    """Apply every change stamped after ``high_water - window``; returns the new high-water mark."""
-    after = max(0, high_water - window)
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What ``read_since`` found in Chroma, for ``apply`` to put into the mirrors."""
+
+    high_water: int
+    pages: list[Page]  # records whose revision differs from the mirrors'
+    gone: list[str]  # live ids Chroma no longer holds
+
+
+def since(storage: ChromaStorage, mirrors: Mirrors, high_water: int, *, after: int) -> Caught:
+    """Apply every change stamped after ``after`` (at most ``high_water``); returns the new high-water mark."""
+    return apply(mirrors, read_since(storage, mirrors, high_water, after=after))
+
+
+def apply(mirrors: Mirrors, changes: Changes) -> Caught:
+    """Put what ``read_since`` found into the mirrors (the only step that changes them)."""
+    mirrors.apply_delete(changes.gone)
+    fetched = _apply(mirrors, changes.pages)
+    if fetched or changes.gone:
+        logger.debug("caught up: %d changed, %d deleted", fetched, len(changes.gone))
+    return Caught(changes.high_water, fetched, len(changes.gone))
+
+
+def read_since(storage: ChromaStorage, mirrors: Mirrors, high_water: int, *, after: int) -> Changes:
+    """Read what changed after ``after`` (at most ``high_water``) without changing the mirrors, so
+    searches can go on meanwhile.
+    """
+    after = max(0, min(after, high_water))
     changed: list[str] = []
     seen = set()
     top = high_water
@@ -58,11 +83,7 @@ def since(storage: ChromaStorage, mirrors: Mirrors, high_water: int, *, window: 
     candidates = [i for i, _ in tombstones if i not in seen and i in mirrors.records.row_of]
     back = storage.existing(candidates) if candidates else set()
     gone = [i for i in candidates if i not in back]
-    mirrors.apply_delete(gone)
-    fetched = _apply(mirrors, storage.pages(ids=changed)) if changed else 0
-    if changed or gone:
-        logger.debug("caught up: %d changed, %d deleted", fetched, len(gone))
-    return Caught(top, fetched, len(gone))
+    return Changes(top, list(storage.pages(ids=changed)) if changed else [], gone)
 
 
 def ids(storage: ChromaStorage, mirrors: Mirrors, record_ids: Sequence[str]) -> int:
