@@ -14,9 +14,10 @@ that snapshot (a warm open that catches up by the change). Four figures:
 1. **Staleness** (N = ``--n``): ``--writers`` processes each add one record every
    ``--write-every`` s for ``--duration`` s, noting the wall time each ``add`` returned (its
    acknowledgement); ``--readers`` processes poll their own mirror with ``get(ids)`` every
-   ``--poll-every`` s, never calling ``refresh()`` (the background catch-up, ``refresh_interval``
-   1 s, does the work). Staleness of a write in a reader = the return time of the first ``get``
-   that showed it - the write's acknowledgement (an upper bound: at most one ``get`` late).
+   ``--poll-every`` s, never calling ``refresh()`` (the background catch-up every
+   ``--refresh-interval`` s, the store's default, does the work). Staleness of a write in a
+   reader = the return time of the first ``get`` that showed it - the write's acknowledgement
+   (an upper bound: at most one ``get`` late).
    After the writers stop, readers keep polling for ``--grace`` s; what they never saw is counted.
 2. **Catch-up cost** (N = ``--catchup-n``): a writer process makes c changes (``--changes``:
    floor(c/2) upserts of existing ids, ceil(c/2) adds, plus floor(c/20) deletes), then the reader
@@ -32,13 +33,14 @@ that snapshot (a warm open that catches up by the change). Four figures:
    (rebuild from Chroma), interleaved, median of ``--repeats``; timed from process start (the
    parent's wall time until the answer arrives) and inside the process (open + first search).
 
-A server store re-reads, at every catch-up, the metadata of every record stamped within
-a window (30 s) before the newest stamp it holds. After a bulk write, that window covers the
-tail of it until a later write moves the newest stamp on; it is measured on its own ("idle
-catch-up after bulk ingest", search QPS "after bulk"). Elsewhere the collection is *settled*
-first: wait ``--settle`` s (the window + 1 s) after the last write of 1,000 records or more,
-then write one marker record, so a figure measures its own changes rather than the tail of an
-earlier bulk write. ``--quick`` does not wait (settle 0).
+A server store's catch-up also re-reads writes stamped a little before the newest stamp it holds
+that may have landed since its previous catch-up began (a slow request): 2 s back, and every 10 s
+the whole 30 s window. Right after a bulk write that window covers the write's tail; it is measured
+on its own ("idle catch-up after bulk ingest", search QPS "after bulk"; the first version of the
+store re-read the whole tail on every catch-up: 0.9 s each at 100,000). Elsewhere the collection is
+*settled* first: wait ``--settle`` s (the window + 1 s) after the last write of 1,000 records or
+more, then write one marker record, so a figure measures its own changes rather than the tail of
+an earlier bulk write. ``--quick`` does not wait (settle 0).
 
 Timings are medians with ratios to anchors of the same run (the machine is shared and noisy).
 Results go to ``--out`` (``benchmarks/results/concurrency.json``: date, machine, args, every
@@ -76,6 +78,7 @@ from numpy.typing import NDArray
 
 from benchmarks.data import DIM, K
 from benchmarks.measure import peak_rss_mb
+from mira_vectorstores.engine.config import SERVER_REFRESH_INTERVAL
 
 if TYPE_CHECKING:
     from mira_vectorstores import HybridStore
@@ -288,7 +291,7 @@ def writer_main(inbox: Any, outbox: Any, port: int, name: str, mirror_dir: str, 
     """A writer's store (no background catch-up): ingest, change, mark, save, on command."""
     rng = np.random.default_rng(seed)
     store = connect(port, name, Path(mirror_dir), MANUAL)
-    alive = np.empty(0, dtype=np.int64)  # base indices neither deleted nor ingested by another
+    alive = np.empty(0, dtype=np.int64)  # indices of ingested records not deleted yet
     outbox.put({"count": store.count()})
     while True:
         command = inbox.get()
@@ -311,8 +314,6 @@ def writer_main(inbox: Any, outbox: Any, port: int, name: str, mirror_dir: str, 
                 ends.append((time.time(), len(rows)))
             alive = np.arange(n, dtype=np.int64)
             reply = {"batch_ends": ends}
-        elif op == "adopt":  # the collection was ingested earlier (in this child): nothing to do
-            alive = np.arange(command["n"], dtype=np.int64)
         elif op == "changes":
             c, tag = command["c"], command["tag"]
             ups, adds, dels = c // 2, c - c // 2, c // 20
@@ -409,6 +410,7 @@ def stale_reader_main(
     final: list[int] | None = None
     deadline = math.inf
     get_s: list[float] = []
+    slowest = (0.0, 0.0)  # (duration, seconds after the start) of the slowest get
     errors: list[str] = []
     wait_until(start["at"])
     due = time.time()
@@ -431,6 +433,7 @@ def stale_reader_main(
                 errors.append(f"{type(exc).__name__}: {exc}")
         now = time.time()
         get_s.append(now - before)
+        slowest = max(slowest, (now - before, before - start["at"]))
         for record in got:
             if record.id in wanted and record.id not in seen:
                 seen[record.id] = now
@@ -446,7 +449,8 @@ def stale_reader_main(
         due = max(due + every, now)
         time.sleep(max(0.0, due - time.time()))
     health = dataclasses.asdict(store.health())
-    outbox.put({"seen": seen, "get": spread(get_s), "errors": errors, "count": store.count(), "health": health})
+    get = {**spread(get_s), "slowest_at_s": slowest[1]}
+    outbox.put({"seen": seen, "get": get, "errors": errors, "count": store.count(), "health": health})
 
 
 # -- one collection on the server: its writer process and its saved mirrors -------------------------
@@ -575,6 +579,9 @@ def staleness(big: Collection, truth: Truth, args: argparse.Namespace, anomalies
         "writes_failed": len(failed),
         "write_rate_per_s": acked / args.duration,
         "add_latency": spread([ack - sent for w in wrote for _, sent, ack in w["writes"]]),
+        # A warm-opened store's first write unpacks its records (README: ~0.1-0.2 s at 100,000).
+        "first_add_ms": [(w["writes"][0][2] - w["writes"][0][1]) * 1000 for w in wrote if w["writes"]],
+        "add_latency_after_first": spread([ack - sent for w in wrote for _, sent, ack in w["writes"][1:]]),
         "writer_counts": writer_counts,
         "staleness": spread(delays),
         "seen_before_ack": sum(d < 0 for d in delays),
@@ -666,6 +673,7 @@ def catchup(coll: Collection, truth: Truth, args: argparse.Namespace, anomalies:
                     "deletes": c // 20,
                     "ms": [t * 1000 for t in took],
                     "median_ms": median(took) * 1000,
+                    "us_per_change": median(took) * 1e6 / (c + c // 20),
                     "changes_behind_after": behind,
                     "write_s": write_s,
                     "count_before_after": counts,
@@ -881,7 +889,12 @@ def summary(run: dict[str, Any]) -> str:
             "",
             f"writes acknowledged {s['writes_acknowledged']:,} of {s['writes_attempted']:,} "
             f"({s['write_rate_per_s']:.1f}/s); add latency p50 {add.get('p50_ms', 0):.1f} ms, "
-            f"p99 {add.get('p99_ms', 0):.1f} ms",
+            f"p99 {add.get('p99_ms', 0):.1f} ms, max {add.get('max_ms', 0):,.0f} ms"
+            + (
+                f"; each writer's first add {', '.join(f'{ms:,.0f}' for ms in s['first_add_ms'])} ms"
+                if "first_add_ms" in s
+                else ""
+            ),
             "",
             "| staleness over (reader, write) pairs | p50 ms | p99 ms | max ms | p50 / refresh_interval |"
             " never seen | seen before ack |",
@@ -895,10 +908,11 @@ def summary(run: dict[str, Any]) -> str:
             )
         for r, reader in enumerate(s["readers"]):
             st, get = reader["staleness"], reader["get"]
+            when = f" at +{get['slowest_at_s']:.1f} s" if "slowest_at_s" in get else ""
             if st["n"]:
                 lines.append(
                     f"| reader {r} (its get(): p50 {get['p50_ms']:.2f} ms, p99 {get['p99_ms']:.1f} ms, max "
-                    f"{get['max_ms']:,.0f} ms) | {st['p50_ms']:,.0f} | {st['p99_ms']:,.0f} | {st['max_ms']:,.0f} "
+                    f"{get['max_ms']:,.0f} ms{when}) | {st['p50_ms']:,.0f} | {st['p99_ms']:,.0f} | {st['max_ms']:,.0f} "
                     "| | | |"
                 )
         lines.append("")
@@ -910,17 +924,24 @@ def summary(run: dict[str, Any]) -> str:
             "(settled). Catch-up: median of "
             f"{args['repeats']}; full: median of {args['full_repeats']}.",
             "",
-            "| N | c | +deletes | catch-up ms | min-max ms | full ms | catch-up / full | index | records after |",
-            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+            "| N | c | +deletes | catch-up ms | min-max ms | µs per change | full ms | catch-up / full | index |"
+            " records after |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
         ]
         for result in sections["catchup"]:
             for row in result["rows"]:
                 counts = row.get("count_before_after")
+                per = f"{row['us_per_change']:,.0f}" if "us_per_change" in row else ""
                 lines.append(
                     f"| {result['n']:,} | {row['c']:,} | {row['deletes']:,} | {row['median_ms']:,.1f} | "
-                    f"{min(row['ms']):,.1f}-{max(row['ms']):,.1f} | {row['full_ms']:,.0f} | {row['ratio']:.4f} | "
-                    f"{row.get('index', '')} | {'' if not counts else f'{counts[-1][1]:,}'} |"
+                    f"{min(row['ms']):,.1f}-{max(row['ms']):,.1f} | {per} | {row['full_ms']:,.0f} | "
+                    f"{row['ratio']:.4f} | {row.get('index', '')} | {'' if not counts else f'{counts[-1][1]:,}'} |"
                 )
+        by_n = {result["n"]: {row["c"]: row["median_ms"] for row in result["rows"]} for result in sections["catchup"]}
+        if len(by_n) > 1:
+            low, high = min(by_n), max(by_n)
+            ratios = [f"c={c:,} {by_n[high][c] / by_n[low][c]:.1f}x" for c in by_n[low] if c in by_n[high]]
+            lines += ["", f"catch-up at N={high:,} / at N={low:,}, same c (1.0x = flat in N): {', '.join(ratios)}"]
         lines += [
             "",
             "| N | idle refresh() right after the bulk ingest, ms | records in the window (≈) | vs settled idle |",
@@ -1004,7 +1025,9 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--poll-every", type=float, default=0.01, help="staleness: seconds between a reader's gets")
     parser.add_argument("--lookahead", type=int, default=256, help="staleness: ids per writer polled ahead")
     parser.add_argument("--grace", type=float, default=10.0, help="staleness: polling after the writers stop")
-    parser.add_argument("--refresh-interval", type=float, default=1.0, help="StoreConfig.refresh_interval")
+    parser.add_argument(
+        "--refresh-interval", type=float, default=SERVER_REFRESH_INTERVAL, help="StoreConfig.refresh_interval"
+    )
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--search-seconds", type=float, default=5.0)
     parser.add_argument("--search-rounds", type=int, default=3)
