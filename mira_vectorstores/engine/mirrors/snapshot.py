@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
@@ -26,6 +25,7 @@ import xxhash
 from mira_vectorstores.engine.config import StoreConfig
 from mira_vectorstores.engine.mirrors.mirror_set import Mirrors
 from mira_vectorstores.engine.mirrors.records import RecordsMirror
+from mira_vectorstores.engine.storage.payloads import write_atomic
 
 logger = logging.getLogger(__name__)
 FORMAT = 3  # 1: records as one JSON document; 2: packed records, xxh3 checksums; 3: write stamps
@@ -64,13 +64,8 @@ def _checksum(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+def _write_manifest(folder: Path, manifest: Manifest) -> None:
+    write_atomic(folder / "manifest.json", json.dumps(asdict(manifest), indent=1).encode())
 
 
 def save(folder: Path, mirrors: Mirrors, *, collection_id: str, high_water: int, embedder: str, clean: bool) -> None:
@@ -100,7 +95,7 @@ def save(folder: Path, mirrors: Mirrors, *, collection_id: str, high_water: int,
         snapshot=snap.name,
         files={p.relative_to(snap).as_posix(): _checksum(p) for p in files},
     )
-    _write_atomic(folder / "manifest.json", json.dumps(asdict(manifest), indent=1))
+    _write_manifest(folder, manifest)
     for stale in folder.glob("snap-*"):
         if stale.name != snap.name:
             shutil.rmtree(stale, ignore_errors=True)
@@ -110,7 +105,7 @@ def save(folder: Path, mirrors: Mirrors, *, collection_id: str, high_water: int,
 def mark(folder: Path, manifest: Manifest, *, clean: bool) -> Manifest:
     """Rewrite the manifest with another ``clean`` flag (same snapshot files)."""
     marked = replace(manifest, clean=clean)
-    _write_atomic(folder / "manifest.json", json.dumps(asdict(marked), indent=1))
+    _write_manifest(folder, marked)
     return marked
 
 

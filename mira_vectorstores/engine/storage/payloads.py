@@ -17,6 +17,16 @@ from mira_vectorstores.engine.errors import CorruptedObjectError
 from mira_vectorstores.engine.storage.chroma import CHROMA_ERRORS, failure
 
 
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write a file so a crash leaves the old one or the new one, never a mix: temp, fsync, rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
 class PayloadStore(Protocol):
     """Keeps payload bytes by sha256."""
 
@@ -49,12 +59,7 @@ class FilePayloadStore:
         if path.exists() and path.stat().st_size == len(data):
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        write_atomic(path, data)
 
     def get(self, digest: str, size: int) -> bytes:
         """Read the file."""
