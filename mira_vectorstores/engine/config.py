@@ -171,6 +171,14 @@ class StoreConfig:
             embedded or in-memory store has no other writing process (its folder is locked);
             given a value, its reads catch up first once it has passed (``None``: only
             ``refresh()`` does), which matters only for several stores of one process on one folder.
+        checkpoint_interval: seconds between saves of an embedded store's mirrors during
+            writes (``None``: only ``flush`` / ``close``). Each save lets the journal of writes
+            since the previous one go; it costs about a second per 100,000 records
+            (``benchmarks/results/crash.md``).
+        repair_on_open: when Chroma cannot read an embedded collection after its process died
+            (a probe in a child process tells), repair it on open (``HybridStore.repair``) and
+            log a warning; ``False`` raises ``StoreCorruptedError`` instead. A repair that would
+            leave any record without its vector always raises.
     """
 
     faiss: FaissConfig = field(default_factory=FaissConfig)
@@ -178,10 +186,17 @@ class StoreConfig:
     fusion: FusionConfig = field(default_factory=FusionConfig)
     chroma: ChromaConfig = field(default_factory=ChromaConfig)
     refresh_interval: float | None = None
+    checkpoint_interval: float | None = 60.0
+    repair_on_open: bool = True
 
     def __post_init__(self) -> None:
-        if self.refresh_interval is not None and self.refresh_interval < 0:
-            msg = f"StoreConfig.refresh_interval must be >= 0 or None, got {self.refresh_interval}"
+        for name in ("refresh_interval", "checkpoint_interval"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
+                msg = f"StoreConfig.{name} must be a number >= 0 or None, got {value!r}"
+                raise ConfigError(msg)
+        if not isinstance(self.repair_on_open, bool):
+            msg = f"StoreConfig.repair_on_open must be True or False, got {self.repair_on_open!r}"
             raise ConfigError(msg)
 
 

@@ -83,3 +83,20 @@ class WriteOutcomeUnknownError(StoreUnavailableError):
     Whatever landed carries its stamp, so every process (the writer included) shows it once it
     catches up with the server; retrying the same write is safe (upserts are idempotent).
     """
+
+
+class StoreCorruptedError(StorageError):
+    """Chroma cannot read the collection (after an unclean shutdown, typically), or a repair
+    could not recover every record; the message names the cause and the fix.
+
+    Attributes:
+        path: the store's folder.
+        name: the collection.
+        unrecovered: ids whose vector no surviving source holds (empty when not known).
+    """
+
+    def __init__(self, message: str, *, path: str, name: str, unrecovered: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.name = name
+        self.unrecovered = unrecovered or []

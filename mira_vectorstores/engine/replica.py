@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 import time
 import uuid
@@ -28,13 +29,21 @@ import platformdirs
 
 from mira_vectorstores.engine.config import ServerConfig, StoreConfig
 from mira_vectorstores.engine.embeddings import Embedder
-from mira_vectorstores.engine.errors import EmbeddingMismatchError, StorageError, WriteOutcomeUnknownError
+from mira_vectorstores.engine.errors import (
+    EmbeddingMismatchError,
+    StorageError,
+    StoreCorruptedError,
+    WriteOutcomeUnknownError,
+)
 from mira_vectorstores.engine.locks import PathLock
 from mira_vectorstores.engine.mirrors import catch_up, snapshot
 from mira_vectorstores.engine.mirrors.catch_up import Caught, Changes
 from mira_vectorstores.engine.mirrors.mirror_set import Mirrors
 from mira_vectorstores.engine.stamps import Clock, stamp_of_time
+from mira_vectorstores.engine.storage import probe
 from mira_vectorstores.engine.storage.chroma import ChromaStorage
+from mira_vectorstores.engine.storage.journal import Journal
+from mira_vectorstores.engine.storage.payloads import write_atomic
 from mira_vectorstores.engine.writes.batch import WriteBatch
 
 logger = logging.getLogger(__name__)
@@ -53,6 +62,8 @@ EMBEDDED_WINDOW = stamp_of_time(2.0)
 SERVER_NARROW_WINDOW_S = 2.0
 WIDE_EVERY_S = 10.0
 _CLOCK = Clock()  # one per process: every store of this process stamps in one order
+#: In an embedded store's folder while it is open; one left behind means its process died.
+OPEN_MARKER = "open.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +104,8 @@ class Replica:
         self.folder = folder
         self.mirror_dir = mirror_dir
         self.path_lock = path_lock
+        #: The second durable copy of every write since the last snapshot (embedded stores).
+        self.journal = Journal(folder) if mode == "embedded" and folder is not None else None
         self.mirrors: Mirrors | None = None
         self.high_water = 0  # the highest write stamp the mirrors hold
         self.writer = uuid.uuid4().hex[:12]
@@ -106,6 +119,7 @@ class Replica:
         #: Another store of this process wrote to the same embedded folder while this one was open.
         self._folder_shared = False
         self._last_check = time.monotonic()
+        self._last_save = time.monotonic()
 
     @classmethod
     def open(
@@ -120,11 +134,14 @@ class Replica:
         """
         mode = where.mode
         path_lock = PathLock(Path(where.path)) if mode == "embedded" and where.path is not None else None
+        folder = Path(where.path) / "mira" / name if mode == "embedded" and where.path is not None else None
+        storage: ChromaStorage | None = None
         try:
+            if folder is not None:
+                _check_shutdown(Path(str(where.path)), name, folder)
             storage = ChromaStorage.open(
                 name=name, path=where.path, host=where.host, port=where.port, config=config.chroma, server=where.server
             )
-            folder = Path(where.path) / "mira" / name if mode == "embedded" and where.path is not None else None
             if mirror_dir is None and mode == "server" and where.host is not None:
                 mirror_dir = _server_cache(name, where.host, where.port, where.server or ServerConfig())
             replica = cls(
@@ -138,6 +155,10 @@ class Replica:
             )
             replica._load()
         except BaseException:
+            if storage is not None:
+                storage.close()
+            if folder is not None:
+                _closed_here(folder, clean=False)
             if path_lock is not None:
                 path_lock.release()
             raise
@@ -264,6 +285,13 @@ class Replica:
             stamp = _CLOCK.next()
             metadatas = batch.chroma_metadatas(rows, stamp=stamp, rev=f"{stamp}-{self.writer}")
             ids, vectors, documents = batch.ids[rows], batch.vectors[rows], batch.documents[rows]
+            if self.journal is not None:  # durable before Chroma sees it: repair can redo it
+                if batch.changes is not None:
+                    self.journal.append("update", stamp=stamp, ids=ids, metadatas=metadatas)
+                else:
+                    self.journal.append(
+                        "upsert", stamp=stamp, ids=ids, documents=documents, metadatas=metadatas, vectors=vectors
+                    )
             try:
                 if batch.changes is not None:
                     self.storage.update_metadata(ids, metadatas)
@@ -280,6 +308,7 @@ class Replica:
                 self.mirrors.apply_upsert(ids, documents, batch.metadatas[rows], vectors)
             self._advance(stamp)
         logger.debug("committed %d records (%d embedded)", len(batch.ids), batch.embedded)
+        self._checkpoint_if_due()
 
     def delete(self, ids: Sequence[str]) -> int:
         """Delete records (on a shared store: every one Chroma holds); returns how many existed."""
@@ -294,6 +323,8 @@ class Replica:
         if not targets:
             return 0
         stamp = _CLOCK.next()
+        if self.journal is not None:
+            self.journal.append("delete", stamp=stamp, ids=targets)
         try:
             # Tombstones first: a delete that stops half-way leaves a tombstone for a record
             # that still exists (harmless: readers check), never a deletion nobody hears of.
@@ -310,7 +341,17 @@ class Replica:
         self._deletes += 1
         if self.mode != "memory" and self._deletes % 256 == 1:
             self.compact_tombstones()
+        self._checkpoint_if_due()
         return len(targets)
+
+    def _checkpoint_if_due(self) -> None:
+        """Save the mirrors once ``StoreConfig.checkpoint_interval`` has passed since the last
+        save (embedded stores): the journal then starts afresh, and a long ingest is never one
+        unsaved span.
+        """
+        interval = self.config.checkpoint_interval
+        if self.journal is not None and interval is not None and time.monotonic() - self._last_save >= interval:
+            self.flush()
 
     def _advance(self, stamp: int) -> None:
         self._dirty = True
@@ -410,6 +451,7 @@ class Replica:
         """
         if self.mirror_dir is None or self.mirrors is None:
             return
+        journalled = self.journal.last_seq() if self.journal is not None else 0
         clean = False
         if closing and self.mode == "embedded" and self.sole_writer:
             if self._folder_shared:
@@ -426,11 +468,16 @@ class Replica:
                 clean=clean,
             )
             self._saved_high_water, self._dirty = self.high_water, False
+            self._last_save = time.monotonic()
         elif clean:
             manifest = snapshot.read_manifest(self.mirror_dir)
             current = manifest is not None and manifest.high_water == self.high_water
             if manifest is not None and current and manifest.collection_id == self.storage.collection_id:
                 snapshot.mark(self.mirror_dir, manifest, clean=True)
+        if self.journal is not None and self.mirror_dir == self.folder:
+            # The snapshot (fsync'd) holds every journalled write that reached Chroma; one
+            # that did not was never acknowledged.
+            self.journal.truncate(journalled)
 
     def compact_tombstones(self) -> None:
         """Drop tombstones older than the horizon (readers further behind reconcile in full)."""
@@ -438,12 +485,19 @@ class Replica:
 
     def close(self) -> None:
         """Save the mirrors (or drop an in-memory collection) and release the folder's lock."""
+        clean = False
         try:
             if self.mode == "memory":
                 self.storage.drop()
             else:
                 self.flush(closing=True)
+            clean = True
         finally:
+            self.storage.close()
+            if self.journal is not None:
+                self.journal.close()
+            if self.folder is not None:
+                _closed_here(self.folder, clean=clean)
             if self.path_lock is not None:
                 self.path_lock.release()
 
@@ -490,6 +544,52 @@ def _server_cache(name: str, host: str, port: int, server: ServerConfig) -> Path
     key = f"{server.url(host, port)}|{server.tenant}|{server.database}|{name}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return platformdirs.user_cache_path("mira_vectorstores") / "mirrors" / f"{name}-{digest}"
+
+
+_OPEN_HERE: dict[Path, int] = {}  # embedded collection folder -> its open replicas in this process
+_OPEN_GUARD = threading.Lock()
+
+
+def _check_shutdown(path: Path, name: str, folder: Path) -> None:
+    """Mark the collection open; if a marker says its last process died with it open, first
+    ask a child process whether Chroma can still read it.
+
+    Raises:
+        StoreCorruptedError: Chroma cannot read the collection.
+    """
+    marker = folder.resolve() / OPEN_MARKER
+    with _OPEN_GUARD:
+        opened = _OPEN_HERE.get(marker.parent, 0)
+        _OPEN_HERE[marker.parent] = opened + 1
+    if opened:
+        return  # open in this process already: the marker is ours
+    if marker.exists():
+        found = probe.check(path, [name, ChromaStorage.tombstones_name(name)])
+        if not found.ok:
+            _closed_here(folder, clean=False)
+            msg = (
+                f"store {name!r} at {path} was not closed (its process ended while writing), and Chroma "
+                f"cannot read it now: {found.detail}. Repair it: HybridStore.repair({str(path)!r}, {name!r}) "
+                "rebuilds the collection from Chroma's files, the mirrors and the journal, keeping the damaged "
+                "files aside (StoreConfig(repair_on_open=True), the default, does this on open)."
+            )
+            raise StoreCorruptedError(msg, path=str(path), name=name)
+        logger.info("store %r was not closed by its last process; Chroma reads it (%s)", name, found.detail)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomic(marker, f'{{"pid": {os.getpid()}, "opened": {time.time():.3f}}}'.encode())
+
+
+def _closed_here(folder: Path, *, clean: bool) -> None:
+    """One replica of ``folder`` closed; the last one to close cleanly removes the marker."""
+    key = folder.resolve()
+    with _OPEN_GUARD:
+        left = _OPEN_HERE.get(key, 1) - 1
+        if left > 0:
+            _OPEN_HERE[key] = left
+            return
+        _OPEN_HERE.pop(key, None)
+    if clean:
+        (key / OPEN_MARKER).unlink(missing_ok=True)
 
 
 def _as_int(value: object) -> int:

@@ -24,11 +24,18 @@ import numpy as np
 
 from mira_vectorstores.engine.config import SERVER_REFRESH_INTERVAL, ServerConfig, StoreConfig, enum_value
 from mira_vectorstores.engine.embeddings import Embedder, MiniLMEmbedder
-from mira_vectorstores.engine.errors import ConfigError, InvalidInputError, RecordNotFoundError, StorageError
+from mira_vectorstores.engine.errors import (
+    ConfigError,
+    InvalidInputError,
+    RecordNotFoundError,
+    StorageError,
+    StoreCorruptedError,
+)
 from mira_vectorstores.engine.locks import ReadWriteLock, holder_pid
 from mira_vectorstores.engine.query import pipeline
 from mira_vectorstores.engine.query.boosting import BoostLike, parse_boosts
 from mira_vectorstores.engine.query.filters import combine, parse_where, parse_where_document
+from mira_vectorstores.engine.repair.rebuild import repair
 from mira_vectorstores.engine.replica import Refresher, Replica, Where
 from mira_vectorstores.engine.storage.codecs import choose_codec, decode
 from mira_vectorstores.engine.storage.objects import ObjectStore
@@ -39,6 +46,7 @@ from mira_vectorstores.engine.types import (
     ObjectInfo,
     Record,
     RecordId,
+    RepairReport,
     SearchHit,
     SearchMode,
     StoreHealth,
@@ -119,7 +127,14 @@ class HybridStore:
         self._writer = threading.RLock()  # one write or catch-up at a time, embedding included
         self._closed = False
         where = Where(path=None if host else path, host=host, port=port, server=server)
-        self._replica = Replica.open(name, where, embedder=self.embedder, config=self.config, mirror_dir=mirror_dir)
+        try:
+            self._replica = Replica.open(name, where, embedder=self.embedder, config=self.config, mirror_dir=mirror_dir)
+        except StoreCorruptedError as exc:
+            if not self.config.repair_on_open or where.path is None:
+                raise
+            logger.warning("%s Repairing it now.", exc)
+            repair(where.path, name, config=self.config, allow_loss=False)
+            self._replica = Replica.open(name, where, embedder=self.embedder, config=self.config, mirror_dir=mirror_dir)
         folder = self._replica.folder
         self.objects = ObjectStore.for_storage(self._replica.storage, None if folder is None else folder / "objects")
         self._refresher: Refresher | None = None
@@ -183,6 +198,35 @@ class HybridStore:
             mirror_dir=mirror_dir,
             server=server,
         )
+
+    @staticmethod
+    def repair(
+        path: str | Path,
+        name: str = "mira",
+        *,
+        embedder: Embedder | None = None,
+        config: StoreConfig | None = None,
+        force: bool = False,
+    ) -> RepairReport:
+        """Rebuild an embedded collection Chroma cannot read (after a killed writer), keeping
+        every record: documents and metadata from Chroma's database, each vector from the journal,
+        Chroma's write log, the mirror snapshot or Chroma's HNSW files (whichever holds the
+        record's current version). The damaged files are kept in ``<path>/mira/<name>/damaged-*``;
+        a repair that is interrupted finishes on the next call. The store must be closed.
+
+        Args:
+            path: the store's folder.
+            name: the collection.
+            embedder: re-embed the texts of records no source holds a vector for; give the one
+                that made their vectors. Without it they are listed in ``RepairReport.unrecovered``
+                and kept, with documents and metadata, in ``lost.jsonl``.
+            config: settings for the rebuilt collection when its own cannot be read.
+            force: rebuild even when a probe finds that Chroma reads the collection.
+
+        Raises:
+            StoreLockedError: another process has the store open.
+        """
+        return repair(path, name, config=config, embedder=embedder, force=force)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def refresh(self, *, full: bool = False) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import NewType
 
@@ -135,3 +135,40 @@ class StoreHealth:
     lock_holder: int | None
     mirror_dir: str | None
     error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RepairReport:
+    """What ``HybridStore.repair`` did.
+
+    Attributes:
+        path: the store's folder.
+        name: the collection.
+        needed: ``False`` when Chroma read the collection and nothing was rebuilt.
+        records: records in the rebuilt collection.
+        sources: how many vectors came from each source: ``journal``, ``log`` (Chroma's write
+            log), ``mirrors`` (the mirror snapshot), ``segments`` (Chroma's HNSW files),
+            ``reembedded``.
+        redone: journalled writes Chroma did not hold, applied again.
+        unrecovered: ids of records no source held a vector for (kept in ``lost_file``).
+        aside: the folder holding the damaged files, the report and ``lost.jsonl``.
+        lost_file: the unrecovered records' documents and metadata, one JSON object per line.
+        seconds: how long the repair took.
+        detail: the probe's answer, or notes on unusable sources.
+    """
+
+    path: str
+    name: str
+    needed: bool
+    records: int = 0
+    sources: dict[str, int] = field(default_factory=dict)
+    redone: int = 0
+    unrecovered: list[str] = field(default_factory=list)
+    aside: str | None = None
+    lost_file: str | None = None
+    seconds: float = 0.0
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready copy."""
+        return asdict(self)

@@ -286,11 +286,16 @@ class ChromaStorage:
         self._call("reach the server", lambda: self.client.heartbeat())
 
     # -- tombstones: one stamped record per deleted id, so other processes learn of deletes ----
+    @staticmethod
+    def tombstones_name(name: str) -> str:
+        """The side collection holding collection ``name``'s tombstones."""
+        return f"{name}-mira-tombstones"
+
     def _tombstone_collection(self) -> chromadb.Collection:
         if self._tombstones is None:
             self._tombstones = self._call(
                 "open the tombstones",
-                lambda: self.client.get_or_create_collection(f"{self.name}-mira-tombstones", embedding_function=None),
+                lambda: self.client.get_or_create_collection(self.tombstones_name(self.name), embedding_function=None),
             )
         return self._tombstones
 
@@ -331,10 +336,27 @@ class ChromaStorage:
         """Forget deletes stamped before ``stamp`` (readers further behind do a full reconcile)."""
         self._call("compact tombstones", lambda: self._tombstone_collection().delete(where=_stamped("$lt", stamp)))
 
+    def close(self) -> None:
+        """Release the client: chromadb shares one engine per folder within a process, and the last
+        client to close stops it, so a store opened again later reads the files as they are then
+        (written by another process meanwhile), not a stale in-memory state.
+        """
+        close_client(self.client)
+
     def drop(self) -> None:
         """Delete the whole collection and its tombstones."""
         drop_collection(self.client, self.name)
         drop_collection(self.client, f"{self.name}-mira-tombstones")
+
+
+def close_client(client: chromadb.api.ClientAPI) -> None:
+    """Release a client (chromadb >= 1.1 counts the clients of each folder's engine)."""
+    close = getattr(client, "close", None)  # not in ClientAPI's declared interface
+    try:
+        if callable(close):
+            close()
+    except CHROMA_ERRORS:
+        logger.debug("closing a Chroma client failed", exc_info=True)
 
 
 def drop_collection(client: chromadb.api.ClientAPI, name: str) -> None:

@@ -152,7 +152,7 @@ def test_fusion_config_defaults() -> None:
 
 # ----------------------------------------------------------------------------- StoreConfig
 def test_store_config_refresh_interval() -> None:
-    with pytest.raises(ConfigError, match=r"StoreConfig\.refresh_interval must be >= 0 or None, got -1"):
+    with pytest.raises(ConfigError, match=r"StoreConfig\.refresh_interval must be a number >= 0 or None, got -1"):
         StoreConfig(refresh_interval=-1)
     assert StoreConfig(refresh_interval=0).refresh_interval == 0
     assert StoreConfig().refresh_interval is None

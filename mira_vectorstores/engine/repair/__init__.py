@@ -1,0 +1,1 @@
+"""Repairing an embedded collection Chroma can no longer read, from every surviving copy."""

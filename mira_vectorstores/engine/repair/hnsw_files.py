@@ -1,0 +1,76 @@
+"""Vectors from a Chroma HNSW segment's files, read without Chroma or hnswlib.
+
+A local segment folder holds hnswlib's index split in files: ``header.bin`` (the layout),
+``data_level0.bin`` (per element: its level-0 links, its vector, its label) and
+``index_metadata.pickle`` (the record id of each label). A writer killed while Chroma
+rewrites these files leaves them out of step (say, 10,000 elements in ``data_level0.bin``
+but labels for 9,000 in the pickle); each element whose label the pickle maps is still a
+good vector, and Chroma's log holds the writes after the pickle's.
+
+The pickle is read with an unpickler that refuses every global (so a crafted file cannot run
+code): Chroma's holds only dicts, strings, ints and ``None``.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import pickle
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+#: hnswlib's header: version, offsetLevel0, max_elements, cur_element_count,
+#: size_data_per_element, label_offset, offsetData, maxlevel, enterpoint_node, maxM, maxM0,
+#: M, mult, ef_construction.
+_HEADER = struct.Struct("<iQQQQQQiIQQQdQ")
+_DELETED = 0x01  # hnswlib's mark on a deleted element (third byte of its level-0 link header)
+
+
+class _DataOnly(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        msg = f"the segment's pickle names {module}.{name}; only plain data is read"
+        raise pickle.UnpicklingError(msg)
+
+
+def vectors(folder: Path, dimension: int | None) -> dict[str, np.ndarray]:
+    """Every live element's vector by record id (empty when the files are unusable; the
+    reason is logged).
+    """
+    try:
+        return _vectors(folder, dimension)
+    except (OSError, ValueError, KeyError, EOFError, struct.error, pickle.UnpicklingError) as exc:
+        logger.warning("HNSW segment %s gives no vectors: %s", folder, exc)
+        return {}
+
+
+def _vectors(folder: Path, dimension: int | None) -> dict[str, np.ndarray]:
+    header = (folder / "header.bin").read_bytes()
+    fields = _HEADER.unpack_from(header)
+    count, per_element, label_offset, data_offset = fields[3], fields[4], fields[5], fields[6]
+    width = (label_offset - data_offset) // 4
+    if not 0 < data_offset < label_offset <= per_element - 8 or (dimension is not None and width != dimension):
+        msg = f"header gives a {width}-dim layout, not the collection's {dimension}"
+        raise ValueError(msg)
+    with (folder / "index_metadata.pickle").open("rb") as handle:
+        meta = _DataOnly(io.BytesIO(handle.read())).load()
+    id_to_label = meta.get("id_to_label") if isinstance(meta, dict) else None
+    if not isinstance(id_to_label, dict):
+        msg = "the pickle has no id_to_label mapping"
+        raise ValueError(msg)
+    data = np.fromfile(folder / "data_level0.bin", dtype=np.uint8)
+    count = min(count, data.size // per_element)  # a file cut short holds fewer elements
+    elements = data[: count * per_element].reshape(count, per_element)
+    labels = elements[:, label_offset : label_offset + 8].copy().view("<u8").ravel()
+    deleted = (elements[:, 2] & _DELETED).astype(bool)
+    matrix = elements[:, data_offset:label_offset].copy().view("<f4")
+    row_of_label = {int(label): row for row, label in enumerate(labels) if not deleted[row]}
+    out: dict[str, np.ndarray] = {}
+    for record_id, label in id_to_label.items():
+        row = row_of_label.get(label) if isinstance(record_id, str) and isinstance(label, int) else None
+        if row is not None and np.isfinite(matrix[row]).all():
+            out[record_id] = matrix[row].astype(np.float32)
+    return out

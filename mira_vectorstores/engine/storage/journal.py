@@ -1,0 +1,168 @@
+"""The journal: an append-only, fsync'd copy of every write since the mirrors' last snapshot.
+
+Chroma's embedded mode is not crash-safe: a writer killed while Chroma persists its HNSW
+files can leave a collection Chroma cannot read, with older vectors only in those files
+(``benchmarks/results/chroma_crash.md``). The mirror snapshot plus this journal hold every
+acknowledged write a second time, so ``repair`` never depends on which of Chroma's files
+survived. A write is journalled (and fsync'd) before it is sent to Chroma; a snapshot of the
+mirrors makes its entries redundant, and they are dropped.
+
+The journal is one SQLite database (``journal.sqlite3`` beside the mirrors) in WAL mode with
+``synchronous=FULL``: each append is one transaction, durable when it returns, and a torn
+append is rolled back by SQLite on the next open. Entries read back are validated: the file
+is data on disk, not trusted code.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import orjson
+
+from mira_vectorstores.engine.types import Vector
+
+FILE = "journal.sqlite3"
+Op = Literal["upsert", "update", "delete"]
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS entries (seq INTEGER PRIMARY KEY, op TEXT NOT NULL, body BLOB NOT NULL, vectors BLOB)"
+)
+
+
+class JournalError(Exception):
+    """A journal entry is malformed (its seq is named)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One journalled write: ``upsert`` (records with vectors), ``update`` (metadata changes)
+    or ``delete`` (ids), with the stamp it was written under.
+    """
+
+    seq: int
+    op: Op
+    stamp: int
+    ids: list[str]
+    documents: list[str | None]
+    metadatas: list[dict[str, object]]
+    vectors: Vector | None
+
+
+class Journal:
+    """The journal of one embedded collection (``<path>/mira/<name>/journal.sqlite3``)."""
+
+    def __init__(self, folder: Path) -> None:
+        """Open (or create) the journal in ``folder``."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / FILE
+        self._guard = threading.Lock()
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # a commit is on disk when it returns
+        self._db.execute(_SCHEMA)
+
+    def append(
+        self,
+        op: Op,
+        *,
+        stamp: int,
+        ids: Sequence[str],
+        documents: Sequence[str | None] = (),
+        metadatas: Sequence[Mapping[str, object]] = (),
+        vectors: Vector | None = None,
+    ) -> int:
+        """Durably append one write; returns its sequence number."""
+        body = orjson.dumps(
+            {"stamp": stamp, "ids": list(ids), "documents": list(documents), "metadatas": [dict(m) for m in metadatas]}
+        )
+        blob = None if vectors is None else np.ascontiguousarray(vectors, dtype="<f4").tobytes()
+        with self._guard:
+            cursor = self._db.execute("INSERT INTO entries (op, body, vectors) VALUES (?, ?, ?)", (op, body, blob))
+            return int(cursor.lastrowid or 0)
+
+    def last_seq(self) -> int:
+        """The newest entry's sequence number (0 when empty)."""
+        with self._guard:
+            return int(self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM entries").fetchone()[0])
+
+    def truncate(self, through: int) -> None:
+        """Drop the entries up to ``through`` (a snapshot now holds them)."""
+        with self._guard:
+            self._db.execute("DELETE FROM entries WHERE seq <= ?", (through,))
+            if not self._db.execute("SELECT 1 FROM entries LIMIT 1").fetchone():
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # give the disk space back
+
+    def size(self) -> int:
+        """Bytes on disk (database and its write-ahead log)."""
+        return sum(p.stat().st_size for p in self.path.parent.glob(FILE + "*") if p.is_file())
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._guard:
+            self._db.close()
+
+
+def read(folder: Path) -> Iterator[Entry]:
+    """Every entry of the journal in ``folder``, oldest first (nothing when there is none).
+
+    Raises:
+        JournalError: an entry is malformed.
+    """
+    path = folder / FILE
+    if not path.exists():
+        return
+    db = sqlite3.connect(path)  # read-write: SQLite rolls back a torn transaction on open
+    try:
+        for seq, op, body, blob in db.execute("SELECT seq, op, body, vectors FROM entries ORDER BY seq"):
+            yield _entry(seq, op, body, blob)
+    except sqlite3.DatabaseError as exc:
+        msg = f"the journal {path} cannot be read: {exc}"
+        raise JournalError(msg) from exc
+    finally:
+        db.close()
+
+
+def _entry(seq: int, op: object, body: bytes, blob: bytes | None) -> Entry:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        msg = f"journal entry {seq} is malformed: {exc}"
+        raise JournalError(msg) from exc
+    data = data if isinstance(data, dict) else {}
+    stamp, ids = data.get("stamp"), data.get("ids")
+    documents, metadatas = data.get("documents") or [], data.get("metadatas") or []
+    vectors = np.frombuffer(blob, dtype="<f4") if blob is not None else None
+    why = _problem(op, stamp, ids, documents, metadatas, vectors)
+    if why:
+        msg = f"journal entry {seq} is malformed: {why}"
+        raise JournalError(msg)
+    if vectors is not None:
+        vectors = vectors.reshape(len(ids or ()), -1).astype(np.float32)
+    return Entry(seq, op, stamp, ids, documents, metadatas, vectors)  # type: ignore[arg-type]
+
+
+def _problem(
+    op: object, stamp: object, ids: object, documents: object, metadatas: object, vectors: Vector | None
+) -> str | None:
+    """What is wrong with an entry's parts (``None``: nothing)."""
+    if op not in ("upsert", "update", "delete"):
+        return f"unknown op {op!r}"
+    if type(stamp) is not int or not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        return "stamp or ids are missing"
+    if not isinstance(documents, list) or not all(d is None or isinstance(d, str) for d in documents):
+        return "documents are not strings"
+    if not isinstance(metadatas, list) or not all(isinstance(m, dict) for m in metadatas):
+        return "metadatas are not objects"
+    if op == "upsert":
+        if len(documents) != len(ids) or len(metadatas) != len(ids) or vectors is None or not ids:
+            return "an upsert needs a document, a metadata and a vector per id"
+        if vectors.size % len(ids) or not np.isfinite(vectors).all():
+            return f"{vectors.size} vector values for {len(ids)} ids, or values that are not finite"
+    elif op == "update" and len(metadatas) != len(ids):
+        return "an update needs a metadata per id"
+    return None
