@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,45 @@ class Child:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=30)
+
+
+# -- what a writer killed mid-write acknowledged --------------------------------------------------
+State = tuple[str, str | None] | None  # (version, tag), or None: absent
+
+
+@dataclass
+class Acknowledged:
+    """What each record may be after the calls a killed writer logged: the acknowledged state,
+    or one a call in flight at a kill left (it may have landed, or not).
+
+    The log has a line ``B <op> ...`` before each call and ``A`` after it returned; ops are
+    ``U <version> <ids>`` (upsert), ``D <ids>`` (delete) and ``M <tag> <ids>`` (a metadata tag).
+    """
+
+    allowed: dict[str, set[State]] = field(default_factory=dict)
+
+    def apply(self, op: list[str], *, acknowledged: bool) -> None:
+        kind, rest = op[0], op[1:]
+        targets = rest if kind == "D" else rest[1:]
+        for record_id in targets:
+            before = self.allowed.get(record_id, {None})
+            if kind == "U":
+                after: set[State] = {(rest[0], None)}
+            elif kind == "D":
+                after = {None}
+            else:  # "M": a tag on whatever version is there
+                after = {None if state is None else (state[0], rest[0]) for state in before}
+            self.allowed[record_id] = after if acknowledged else before | after
+
+    def read(self, log: Path) -> None:
+        pending = None
+        for line in log.read_text().splitlines():
+            if line.startswith("B "):
+                if pending is not None:  # never acknowledged: its writer was killed
+                    self.apply(pending, acknowledged=False)
+                pending = line[2:].split()
+            elif line == "A" and pending is not None:
+                self.apply(pending, acknowledged=True)
+                pending = None
+        if pending is not None:
+            self.apply(pending, acknowledged=False)

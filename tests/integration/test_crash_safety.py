@@ -13,12 +13,12 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import chromadb
 import numpy as np
 import pytest
+from processes import Acknowledged
 
 from mira_vectorstores import HybridStore
 
@@ -74,45 +74,7 @@ def vector(record_id: str, version: str) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-State = tuple[str, str | None] | None  # (version, tag), or None: absent
-
-
-@dataclass
-class Model:
-    """What each record may be after the writes in the log: the acknowledged state, or one that a
-    write in flight at a kill left (it may have landed, or not).
-    """
-
-    allowed: dict[str, set[State]] = field(default_factory=dict)
-
-    def apply(self, op: list[str], *, acknowledged: bool) -> None:
-        kind, rest = op[0], op[1:]
-        targets = rest if kind == "D" else rest[1:]
-        for record_id in targets:
-            before = self.allowed.get(record_id, {None})
-            if kind == "U":
-                after: set[State] = {(rest[0], None)}
-            elif kind == "D":
-                after = {None}
-            else:  # "M": a tag on whatever version is there
-                after = {None if state is None else (state[0], rest[0]) for state in before}
-            self.allowed[record_id] = after if acknowledged else before | after
-
-    def read(self, log: Path) -> None:
-        pending = None
-        for line in log.read_text().splitlines():
-            if line.startswith("B "):
-                if pending is not None:  # never acknowledged: its writer was killed
-                    self.apply(pending, acknowledged=False)
-                pending = line[2:].split()
-            elif line == "A" and pending is not None:
-                self.apply(pending, acknowledged=True)
-                pending = None
-        if pending is not None:
-            self.apply(pending, acknowledged=False)
-
-
-def check_store(path: Path, model: Model) -> None:
+def check_store(path: Path, model: Acknowledged) -> None:
     """Every record is as acknowledged (or as a write in flight at a kill left it); vectors
     exact; dense searches equal brute force over Chroma's own vectors.
     """
@@ -163,7 +125,7 @@ def run_trials(tmp_path: Path, trials: list[signal.Signals], caplog: pytest.LogC
         writer.send_signal(how)
         writer.wait(timeout=60)
         counts["kills"] += 1
-        model = Model()
+        model = Acknowledged()
         model.read(path / "acks.log")
         with caplog.at_level(logging.INFO, logger="mira_vectorstores"):
             caplog.clear()

@@ -4,8 +4,8 @@ The steps, each safe to interrupt (a repair killed at any point is finished by t
 
 1. **Set the damaged files aside**, under ``<path>/mira/<name>/damaged-<time>/``: a copy of
    ``chroma.sqlite3``, the collection's HNSW segment folders, the mirror snapshot and the
-   journal. Nothing is ever deleted from there. ``repair.json`` then names that folder: from
-   now on every attempt recovers from the copy alone.
+   journal. Nothing is ever deleted from there. ``repair.json`` names that folder and how far
+   the repair got: once the copy is complete, every attempt recovers from it alone.
 2. **Recover** every record from the copy (``recover.py``): documents and metadata from Chroma's
    database, each vector from the best source that holds the record's current version.
 3. **Rebuild**: drop the damaged collection from Chroma, create it afresh (same name,
@@ -27,6 +27,7 @@ import os
 import shutil
 import sqlite3
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
@@ -87,19 +88,22 @@ def repair(
         if lock.holders > 1:
             msg = f"store {name!r} at {root} is open in this process; close it before repairing"
             raise StorageError(msg)
-        state = folder / STATE
-        aside = _resuming(state)
-        if aside is None:
+        progress = _Progress.read(folder)
+        if progress is None:
             if not force and (root / DATABASE).exists():
                 found = probe.check(root, [name, ChromaStorage.tombstones_name(name)])
                 if found.ok:
                     (folder / OPEN_MARKER).unlink(missing_ok=True)
                     return RepairReport(str(root), name, needed=False, detail=found.detail)
-            aside = _set_aside(root, folder, name)
-        recovered = recover(aside, name, embedder=embedder)
-        if recovered.unrecovered and not allow_loss:
-            if not state.exists():
-                shutil.rmtree(aside, ignore_errors=True)  # only a copy: the live files are untouched
+            progress = _Progress(folder, time.strftime("damaged-%Y%m%dT%H%M%S", time.gmtime()))
+            progress.save()
+        if not progress.copied:
+            _set_aside(root, folder, name, progress.aside)
+            progress.copied = True
+            progress.save()
+        recovered = recover(progress.aside, name, embedder=embedder)
+        if recovered.unrecovered and not allow_loss and not progress.rebuilding:
+            progress.abandon()  # nothing changed yet: the copy goes, the live files stay as they were
             msg = (
                 f"repairing store {name!r} at {root} would leave {len(recovered.unrecovered)} records without a "
                 f"vector (no surviving copy), e.g. {recovered.unrecovered[:5]}. Run HybridStore.repair({str(root)!r}, "
@@ -107,10 +111,11 @@ def repair(
                 "the embedder that made their vectors to re-embed their texts."
             )
             raise StoreCorruptedError(msg, path=str(root), name=name, unrecovered=recovered.unrecovered)
-        write_atomic(state, json.dumps({"aside": aside.name}).encode())
+        progress.rebuilding = True
+        progress.save()
         _rebuild(root, name, recovered, config or StoreConfig())
-        report = _finish(root, folder, aside, recovered, time.monotonic() - began)
-        state.unlink()
+        report = _finish(root, folder, progress.aside, recovered, time.monotonic() - began)
+        progress.done()
     finally:
         lock.release()
     logger.warning(
@@ -119,49 +124,74 @@ def repair(
         root,
         report.records,
         ", ".join(f"{k} {v}" for k, v in report.sources.items()),
-        aside,
+        progress.aside,
     )
     return report
 
 
-def _resuming(state: Path) -> Path | None:
-    """The copy an interrupted repair was recovering from."""
-    try:
-        aside = state.parent / str(json.loads(state.read_text())["aside"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return aside if aside.is_dir() and "/" not in aside.name and aside.name.startswith("damaged-") else None
+@dataclass
+class _Progress:
+    """How far a repair got (``repair.json``): a killed repair is finished by the next, from the
+    same copy of the damaged files.
+    """
+
+    folder: Path
+    name: str  # the copy's folder, ``damaged-<time>``
+    copied: bool = False  # the copy is complete: recovery reads it alone from now on
+    rebuilding: bool = False  # the damaged collection may be dropped already: no way back
+
+    @property
+    def aside(self) -> Path:
+        return self.folder / self.name
+
+    @classmethod
+    def read(cls, folder: Path) -> _Progress | None:
+        try:
+            data = json.loads((folder / STATE).read_text())
+            name = str(data["aside"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if not name.startswith("damaged-") or "/" in name or name in (".", ".."):
+            return None  # not a name this module writes: start afresh
+        return cls(folder, name, copied=data.get("copied") is True, rebuilding=data.get("rebuilding") is True)
+
+    def save(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        state = {"aside": self.name, "copied": self.copied, "rebuilding": self.rebuilding}
+        write_atomic(self.folder / STATE, json.dumps(state).encode())
+
+    def abandon(self) -> None:
+        shutil.rmtree(self.aside, ignore_errors=True)
+        self.done()
+
+    def done(self) -> None:
+        (self.folder / STATE).unlink(missing_ok=True)
 
 
-def _set_aside(root: Path, folder: Path, name: str) -> Path:
-    """Copy what recovery reads into a new ``damaged-<time>`` folder (fsync'd)."""
-    aside = folder / time.strftime("damaged-%Y%m%dT%H%M%S", time.gmtime())
-    while aside.exists():
-        aside = aside.with_name(aside.name + "x")
-    for stale in folder.glob("damaged-*.partial"):  # an interrupted copy: the live files are all still there
-        shutil.rmtree(stale, ignore_errors=True)
-    partial = aside.with_name(aside.name + ".partial")
-    partial.mkdir(parents=True)
+def _set_aside(root: Path, folder: Path, name: str, aside: Path) -> None:
+    """Copy what recovery reads into ``aside`` (afresh, fsync'd): Chroma's database, the
+    collection's HNSW segments, the mirror snapshot and the journal.
+    """
+    shutil.rmtree(aside, ignore_errors=True)  # an interrupted copy: the live files are all still there
+    aside.mkdir(parents=True)
     database = root / DATABASE
     if database.exists():
-        _backup(database, partial / DATABASE)
-        found = chroma_files.read(partial / DATABASE, name)
+        _backup(database, aside / DATABASE)
+        found = chroma_files.read(aside / DATABASE, name)
         for segment in found.vector_segments if found else []:
             if (root / segment).is_dir():
-                shutil.copytree(root / segment, partial / "segments" / segment)
+                shutil.copytree(root / segment, aside / "segments" / segment)
     manifest = snapshot.read_manifest(folder)
     if manifest is not None and (folder / manifest.snapshot).is_dir():
-        shutil.copytree(folder / manifest.snapshot, partial / "mirrors" / manifest.snapshot, copy_function=_link)
-        shutil.copy2(folder / "manifest.json", partial / "mirrors" / "manifest.json")
+        shutil.copytree(folder / manifest.snapshot, aside / "mirrors" / manifest.snapshot, copy_function=_link)
+        shutil.copy2(folder / "manifest.json", aside / "mirrors" / "manifest.json")
     if (folder / journal.FILE).exists():
-        (partial / "journal").mkdir()
-        _backup(folder / journal.FILE, partial / "journal" / journal.FILE)
-    for file in partial.rglob("*"):
+        (aside / "journal").mkdir()
+        _backup(folder / journal.FILE, aside / "journal" / journal.FILE)
+    for file in aside.rglob("*"):
         if file.is_file():
             with file.open("rb") as handle:
                 os.fsync(handle.fileno())
-    partial.rename(aside)  # complete, or not there at all
-    return aside
 
 
 def _backup(source: Path, target: Path) -> None:
