@@ -474,7 +474,7 @@ class Replica:
             current = manifest is not None and manifest.high_water == self.high_water
             if manifest is not None and current and manifest.collection_id == self.storage.collection_id:
                 snapshot.mark(self.mirror_dir, manifest, clean=True)
-        if self.journal is not None and self.mirror_dir == self.folder:
+        if self.journal is not None:
             # The snapshot (fsync'd) holds every journalled write that reached Chroma; one
             # that did not was never acknowledged.
             self.journal.truncate(journalled)

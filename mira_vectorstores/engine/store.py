@@ -133,7 +133,7 @@ class HybridStore:
             if not self.config.repair_on_open or where.path is None:
                 raise
             logger.warning("%s Repairing it now.", exc)
-            repair(where.path, name, config=self.config, allow_loss=False)
+            repair(where.path, name, config=self.config, allow_loss=False, mirror_dir=mirror_dir)
             self._replica = Replica.open(name, where, embedder=self.embedder, config=self.config, mirror_dir=mirror_dir)
         folder = self._replica.folder
         self.objects = ObjectStore.for_storage(self._replica.storage, None if folder is None else folder / "objects")
@@ -207,6 +207,7 @@ class HybridStore:
         embedder: Embedder | None = None,
         config: StoreConfig | None = None,
         force: bool = False,
+        mirror_dir: str | Path | None = None,
     ) -> RepairReport:
         """Rebuild an embedded collection Chroma cannot read (after a killed writer), keeping
         every record: documents and metadata from Chroma's database, each vector from the journal,
@@ -222,11 +223,12 @@ class HybridStore:
                 and kept, with documents and metadata, in ``lost.jsonl``.
             config: settings for the rebuilt collection when its own cannot be read.
             force: rebuild even when a probe finds that Chroma reads the collection.
+            mirror_dir: the store's ``mirror_dir``, if it was opened with one.
 
         Raises:
             StoreLockedError: another process has the store open.
         """
-        return repair(path, name, config=config, embedder=embedder, force=force)
+        return repair(path, name, config=config, embedder=embedder, force=force, mirror_dir=mirror_dir)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def refresh(self, *, full: bool = False) -> None:
@@ -734,10 +736,11 @@ class HybridStore:
 
 
 @atexit.register
-def _flush_open_stores() -> None:
-    # Mirrors are derived data: saving them at exit only spares the next open a reconcile.
+def _close_open_stores() -> None:
+    # A store still open at exit is closed: its mirrors are saved, and an embedded one is marked
+    # closed, so its next open needs no probe of Chroma (the one after a crash does).
     for store in list(_OPEN_STORES):
         try:
-            store.flush()
+            store.close()
         except Exception:
-            logger.warning("could not save the mirrors of %r at exit", store.name, exc_info=True)
+            logger.warning("could not close store %r at exit", store.name, exc_info=True)

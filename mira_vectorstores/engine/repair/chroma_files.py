@@ -191,18 +191,25 @@ def _replay_log(db: sqlite3.Connection, collection_id: str, applied: int, found:
         "ORDER BY seq_id",
         (f"%/{collection_id}",),
     )
+    alive: dict[str, bool] = {}  # whether each id exists after the log rows replayed so far
     for seq, operation, record_id, vector, encoding, metadata in rows:
         if not isinstance(record_id, str):
             continue
         if operation == DELETE:
             found.log_vectors.pop(record_id, None)
+            alive[record_id] = False
             if seq > applied:
                 found.documents.pop(record_id, None)
                 found.metadatas.pop(record_id, None)
             continue
-        exists = record_id in found.metadatas
-        if (operation == ADD and exists and seq > applied) or (operation == UPDATE and not exists):
+        # Before its first log row, an id exists if the metadata segment had it before the log's
+        # writes: unknown for rows it applied; after them, as replayed.
+        exists = alive.get(record_id, record_id in found.metadatas and seq > applied)
+        if (operation == ADD and exists) or (operation == UPDATE and not alive.get(record_id, True)):
             continue  # Chroma ignores an add of an existing id and an update of a missing one
+        if operation == UPDATE and seq > applied and record_id not in found.metadatas:
+            continue
+        alive[record_id] = True
         if vector is not None:
             values = _vector(vector, encoding, found.dimension)
             if values is None:

@@ -42,7 +42,18 @@ def vectors(folder: Path, dimension: int | None) -> dict[str, np.ndarray]:
     """
     try:
         return _vectors(folder, dimension)
-    except (OSError, ValueError, KeyError, EOFError, struct.error, pickle.UnpicklingError) as exc:
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        IndexError,
+        TypeError,
+        OverflowError,
+        MemoryError,
+        EOFError,
+        struct.error,
+        pickle.UnpicklingError,
+    ) as exc:  # a damaged file fails in many ways; each means: no vectors from it
         logger.warning("HNSW segment %s gives no vectors: %s", folder, exc)
         return {}
 

@@ -63,6 +63,7 @@ def repair(
     embedder: Embedder | None = None,
     allow_loss: bool = True,
     force: bool = False,
+    mirror_dir: str | Path | None = None,
 ) -> RepairReport:
     """Repair collection ``name`` of the embedded store at ``path`` (see the module's docstring).
 
@@ -75,6 +76,7 @@ def repair(
         allow_loss: ``False`` raises ``StoreCorruptedError`` (changing nothing) when any record
             would stay without a vector.
         force: rebuild even when Chroma reads the collection.
+        mirror_dir: where the store keeps its mirrors, if not in ``<path>/mira/<name>``.
 
     Raises:
         StoreLockedError: another process has the store open.
@@ -83,6 +85,7 @@ def repair(
     began = time.monotonic()
     root = Path(path).resolve()
     folder = root / "mira" / name
+    mirrors = Path(mirror_dir) if mirror_dir is not None else folder
     lock = PathLock(root)
     try:
         if lock.holders > 1:
@@ -98,7 +101,7 @@ def repair(
             progress = _Progress(folder, time.strftime("damaged-%Y%m%dT%H%M%S", time.gmtime()))
             progress.save()
         if not progress.copied:
-            _set_aside(root, folder, name, progress.aside)
+            _set_aside(root, folder, mirrors, name, progress.aside)
             progress.copied = True
             progress.save()
         recovered = recover(progress.aside, name, embedder=embedder)
@@ -114,7 +117,7 @@ def repair(
         progress.rebuilding = True
         progress.save()
         _rebuild(root, name, recovered, config or StoreConfig())
-        report = _finish(root, folder, progress.aside, recovered, time.monotonic() - began)
+        report = _finish(root, folder, mirrors, progress.aside, recovered, time.monotonic() - began)
         progress.done()
     finally:
         lock.release()
@@ -168,7 +171,7 @@ class _Progress:
         (self.folder / STATE).unlink(missing_ok=True)
 
 
-def _set_aside(root: Path, folder: Path, name: str, aside: Path) -> None:
+def _set_aside(root: Path, folder: Path, mirrors: Path, name: str, aside: Path) -> None:
     """Copy what recovery reads into ``aside`` (afresh, fsync'd): Chroma's database, the
     collection's HNSW segments, the mirror snapshot and the journal.
     """
@@ -181,10 +184,10 @@ def _set_aside(root: Path, folder: Path, name: str, aside: Path) -> None:
         for segment in found.vector_segments if found else []:
             if (root / segment).is_dir():
                 shutil.copytree(root / segment, aside / "segments" / segment)
-    manifest = snapshot.read_manifest(folder)
-    if manifest is not None and (folder / manifest.snapshot).is_dir():
-        shutil.copytree(folder / manifest.snapshot, aside / "mirrors" / manifest.snapshot, copy_function=_link)
-        shutil.copy2(folder / "manifest.json", aside / "mirrors" / "manifest.json")
+    manifest = snapshot.read_manifest(mirrors)
+    if manifest is not None and (mirrors / manifest.snapshot).is_dir():
+        shutil.copytree(mirrors / manifest.snapshot, aside / "mirrors" / manifest.snapshot, copy_function=_link)
+        shutil.copy2(mirrors / "manifest.json", aside / "mirrors" / "manifest.json")
     if (folder / journal.FILE).exists():
         (aside / "journal").mkdir()
         _backup(folder / journal.FILE, aside / "journal" / journal.FILE)
@@ -311,12 +314,12 @@ def _same_metadata(got: dict[str, object], want: dict[str, object]) -> bool:
     return True
 
 
-def _finish(root: Path, folder: Path, aside: Path, recovered: Recovered, seconds: float) -> RepairReport:
+def _finish(root: Path, folder: Path, mirrors: Path, aside: Path, recovered: Recovered, seconds: float) -> RepairReport:
     # The live journal and mirrors are copied aside; the repaired collection is their content now.
     for file in folder.glob(journal.FILE + "*"):
         file.unlink()
-    (folder / "manifest.json").unlink(missing_ok=True)
-    for snap in folder.glob("snap-*"):
+    (mirrors / "manifest.json").unlink(missing_ok=True)
+    for snap in mirrors.glob("snap-*"):
         shutil.rmtree(snap, ignore_errors=True)
     lost = None
     if recovered.unrecovered:

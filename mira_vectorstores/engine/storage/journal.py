@@ -78,7 +78,13 @@ class Journal:
     ) -> int:
         """Durably append one write; returns its sequence number."""
         body = orjson.dumps(
-            {"stamp": stamp, "ids": list(ids), "documents": list(documents), "metadatas": [dict(m) for m in metadatas]}
+            {
+                "stamp": stamp,
+                "ids": list(ids),
+                "documents": list(documents),
+                "metadatas": [dict(m) for m in metadatas],
+                "dim": None if vectors is None else int(np.shape(vectors)[1]),
+            }
         )
         blob = None if vectors is None else np.ascontiguousarray(vectors, dtype="<f4").tobytes()
         with self._guard:
@@ -118,6 +124,8 @@ def read(folder: Path) -> Iterator[Entry]:
         return
     db = sqlite3.connect(path)  # read-write: SQLite rolls back a torn transaction on open
     try:
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entries'").fetchone():
+            return  # a journal whose creation was interrupted holds nothing
         for seq, op, body, blob in db.execute("SELECT seq, op, body, vectors FROM entries ORDER BY seq"):
             yield _entry(seq, op, body, blob)
     except sqlite3.DatabaseError as exc:
@@ -127,29 +135,28 @@ def read(folder: Path) -> Iterator[Entry]:
         db.close()
 
 
-def _entry(seq: int, op: object, body: bytes, blob: bytes | None) -> Entry:
+def _entry(seq: int, op: object, body: object, blob: object) -> Entry:
     try:
-        data = orjson.loads(body)
+        data = orjson.loads(body) if isinstance(body, bytes | str) else None
     except orjson.JSONDecodeError as exc:
         msg = f"journal entry {seq} is malformed: {exc}"
         raise JournalError(msg) from exc
     data = data if isinstance(data, dict) else {}
-    stamp, ids = data.get("stamp"), data.get("ids")
-    documents, metadatas = data.get("documents") or [], data.get("metadatas") or []
-    vectors = np.frombuffer(blob, dtype="<f4") if blob is not None else None
-    why = _problem(op, stamp, ids, documents, metadatas, vectors)
+    why = _problem(op, data, blob)
     if why:
         msg = f"journal entry {seq} is malformed: {why}"
         raise JournalError(msg)
-    if vectors is not None:
-        vectors = vectors.reshape(len(ids or ()), -1).astype(np.float32)
-    return Entry(seq, op, stamp, ids, documents, metadatas, vectors)  # type: ignore[arg-type]
+    ids, dim = data["ids"], data.get("dim")
+    vectors = None
+    if isinstance(blob, bytes):
+        vectors = np.frombuffer(blob, dtype="<f4").reshape(len(ids), int(str(dim))).astype(np.float32)
+    return Entry(seq, op, data["stamp"], ids, data.get("documents") or [], data.get("metadatas") or [], vectors)  # type: ignore[arg-type]
 
 
-def _problem(
-    op: object, stamp: object, ids: object, documents: object, metadatas: object, vectors: Vector | None
-) -> str | None:
-    """What is wrong with an entry's parts (``None``: nothing)."""
+def _problem(op: object, data: dict[str, object], blob: object) -> str | None:
+    """What is wrong with an entry (``None``: nothing)."""
+    stamp, ids, dim = data.get("stamp"), data.get("ids"), data.get("dim")
+    documents, metadatas = data.get("documents") or [], data.get("metadatas") or []
     if op not in ("upsert", "update", "delete"):
         return f"unknown op {op!r}"
     if type(stamp) is not int or not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
@@ -158,11 +165,14 @@ def _problem(
         return "documents are not strings"
     if not isinstance(metadatas, list) or not all(isinstance(m, dict) for m in metadatas):
         return "metadatas are not objects"
-    if op == "upsert":
-        if len(documents) != len(ids) or len(metadatas) != len(ids) or vectors is None or not ids:
-            return "an upsert needs a document, a metadata and a vector per id"
-        if vectors.size % len(ids) or not np.isfinite(vectors).all():
-            return f"{vectors.size} vector values for {len(ids)} ids, or values that are not finite"
-    elif op == "update" and len(metadatas) != len(ids):
-        return "an update needs a metadata per id"
+    if op != "upsert":
+        if blob is not None:
+            return f"a {op} carries vectors"
+        return "an update needs a metadata per id" if op == "update" and len(metadatas) != len(ids) else None
+    if len(documents) != len(ids) or len(metadatas) != len(ids) or not ids:
+        return "an upsert needs a document and a metadata per id"
+    if type(dim) is not int or dim < 1 or not isinstance(blob, bytes) or len(blob) != 4 * dim * len(ids):
+        return f"its vectors are not {len(ids)} x {dim} float32 values"
+    if not np.isfinite(np.frombuffer(blob, dtype="<f4")).all():
+        return "its vectors hold values that are not finite"
     return None

@@ -35,7 +35,7 @@ def check(path: Path, names: list[str], timeout: float = TIMEOUT_S) -> Probe:
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
-        return Probe(ok=False, detail=f"Chroma took over {timeout:.0f} s to read the collection")
+        return Probe(ok=False, detail=f"Chroma took over {timeout:g} s to read the collection")
     if done.returncode < 0:
         return Probe(ok=False, detail=f"Chroma crashed the reading process (signal {-done.returncode})")
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
