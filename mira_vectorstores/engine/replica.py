@@ -474,9 +474,11 @@ class Replica:
             current = manifest is not None and manifest.high_water == self.high_water
             if manifest is not None and current and manifest.collection_id == self.storage.collection_id:
                 snapshot.mark(self.mirror_dir, manifest, clean=True)
-        if self.journal is not None:
-            # The snapshot (fsync'd) holds every journalled write that reached Chroma; one
-            # that did not was never acknowledged.
+        if self.journal is not None and self.folder is not None and _open_here(self.folder) == 1:
+            # The snapshot (fsync'd) holds every journalled write that reached Chroma (one that
+            # did not was never acknowledged). With another store of this collection open in this
+            # process, either may save the snapshot, without the other's latest writes: the
+            # journal then waits for the last one's close.
             self.journal.truncate(journalled)
 
     def compact_tombstones(self) -> None:
@@ -566,7 +568,6 @@ def _check_shutdown(path: Path, name: str, folder: Path) -> None:
     if marker.exists():
         found = probe.check(path, [name, ChromaStorage.tombstones_name(name)])
         if not found.ok:
-            _closed_here(folder, clean=False)
             msg = (
                 f"store {name!r} at {path} was not closed (its process ended while writing), and Chroma "
                 f"cannot read it now: {found.detail}. Repair it: HybridStore.repair({str(path)!r}, {name!r}) "
@@ -577,6 +578,12 @@ def _check_shutdown(path: Path, name: str, folder: Path) -> None:
         logger.info("store %r was not closed by its last process; Chroma reads it (%s)", name, found.detail)
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(marker, f'{{"pid": {os.getpid()}, "opened": {time.time():.3f}}}'.encode())
+
+
+def _open_here(folder: Path) -> int:
+    """How many replicas of this embedded collection folder this process has open."""
+    with _OPEN_GUARD:
+        return _OPEN_HERE.get(folder.resolve(), 0)
 
 
 def _closed_here(folder: Path, *, clean: bool) -> None:
