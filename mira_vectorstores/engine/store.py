@@ -133,7 +133,8 @@ class HybridStore:
             if not self.config.repair_on_open or where.path is None:
                 raise
             logger.warning("%s Repairing it now.", exc)
-            repair(where.path, name, config=self.config, allow_loss=False, mirror_dir=mirror_dir)
+            # force: the open's probe just found the damage
+            repair(where.path, name, config=self.config, allow_loss=False, force=True, mirror_dir=mirror_dir)
             self._replica = Replica.open(name, where, embedder=self.embedder, config=self.config, mirror_dir=mirror_dir)
         folder = self._replica.folder
         self.objects = ObjectStore.for_storage(self._replica.storage, None if folder is None else folder / "objects")

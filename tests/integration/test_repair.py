@@ -17,7 +17,7 @@ from pathlib import Path
 import chromadb
 import numpy as np
 import pytest
-from processes import Acknowledged
+from processes import Acknowledged, ChromaServer
 
 from mira_vectorstores import HybridStore, StoreConfig
 from mira_vectorstores.engine.storage import probe
@@ -173,3 +173,45 @@ def test_a_repair_killed_midway_is_finished_by_the_next(tmp_path: Path) -> None:
         store.close()
     assert not (path / "mira" / "ours" / "repair.json").exists()
     assert os.listdir(path / "mira" / "ours")  # the damaged copy stays
+
+
+def test_a_server_folder_damaged_by_a_killed_server_is_repaired_while_the_server_is_stopped(tmp_path: Path) -> None:
+    """A SIGKILLed ``chroma run`` can leave the same damage as an embedded writer (2 of 20 kills in
+    ``benchmarks/results/chroma_crash.md``); the way out: stop it, repair its ``--path``, restart.
+    Here the HNSW files are overwritten (harsher than a kill: no vector survives in Chroma), so the
+    vectors come from an app's mirror cache, given as ``mirror_dir``.
+    """
+    server = ChromaServer(tmp_path)
+    server.start()
+    cache = tmp_path / "app-cache"
+    store = HybridStore.connect("127.0.0.1", server.port, "served", embedder=None, mirror_dir=cache)
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((3000, DIM)).astype(np.float32)
+    try:
+        for start in range(0, 3000, 500):
+            ids = [f"r{i}" for i in range(start, start + 500)]
+            store.add(ids, ids=ids, vectors=vectors[start : start + 500])
+    finally:
+        store.close()
+    server.kill()  # SIGKILL: the server's files are as a crash leaves them
+    data = tmp_path / "data"
+    for file in data.glob("*/data_level0.bin"):  # the damage a kill mid-persist can leave
+        file.write_bytes(np.random.default_rng(0).bytes(file.stat().st_size))
+    assert not probe.check(data, ["served"]).ok
+    report = HybridStore.repair(data, "served", mirror_dir=cache)
+    assert report.needed
+    assert report.unrecovered == []
+    assert report.sources.get("mirrors", 0) + report.sources.get("log", 0) == 3000
+    server.start()
+    try:
+        reopened = HybridStore.connect("127.0.0.1", server.port, "served", embedder=None, mirror_dir=tmp_path / "m")
+        try:
+            records = {r.id: r for r in reopened.get(include_embeddings=True)}
+            assert set(records) == {f"r{i}" for i in range(3000)}
+            unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+            for i in range(0, 3000, 7):
+                np.testing.assert_allclose(records[f"r{i}"].embedding, unit[i], atol=1e-6)
+        finally:
+            reopened.close()
+    finally:
+        server.stop()

@@ -80,7 +80,8 @@ def repair(
 
     Raises:
         StoreLockedError: another process has the store open.
-        StoreCorruptedError: nothing to repair from, or (``allow_loss=False``) records would be lost.
+        StoreCorruptedError: (``allow_loss=False``) records would be lost, or the rebuilt
+            collection does not read back as recovered.
     """
     began = time.monotonic()
     root = Path(path).resolve()
