@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 #: size_data_per_element, label_offset, offsetData, maxlevel, enterpoint_node, maxM, maxM0,
 #: M, mult, ef_construction.
 _HEADER = struct.Struct("<iQQQQQQiIQQQdQ")
+MAX_PICKLE = 1 << 31  # bytes: ids and labels of some 50 million records
 _DELETED = 0x01  # hnswlib's mark on a deleted element (third byte of its level-0 link header)
 
 
@@ -67,12 +68,13 @@ def _vectors(folder: Path, dimension: int | None) -> dict[str, np.ndarray]:
         msg = f"header gives a {width}-dim layout, not the collection's {dimension}"
         raise ValueError(msg)
     with (folder / "index_metadata.pickle").open("rb") as handle:
-        meta = _DataOnly(io.BytesIO(handle.read())).load()
+        meta = _DataOnly(io.BytesIO(handle.read(MAX_PICKLE))).load()
     id_to_label = meta.get("id_to_label") if isinstance(meta, dict) else None
     if not isinstance(id_to_label, dict):
         msg = "the pickle has no id_to_label mapping"
         raise ValueError(msg)
-    data = np.fromfile(folder / "data_level0.bin", dtype=np.uint8)
+    # At most what the header declares: a torn file can be sparse and terabytes long.
+    data = np.fromfile(folder / "data_level0.bin", dtype=np.uint8, count=count * per_element)
     count = min(count, data.size // per_element)  # a file cut short holds fewer elements
     elements = data[: count * per_element].reshape(count, per_element)
     labels = elements[:, label_offset : label_offset + 8].copy().view("<u8").ravel()

@@ -184,7 +184,7 @@ def _set_aside(root: Path, folder: Path, mirrors: Path, name: str, aside: Path) 
         found = chroma_files.read(aside / DATABASE, name)
         for segment in found.vector_segments if found else []:
             if (root / segment).is_dir():
-                shutil.copytree(root / segment, aside / "segments" / segment)
+                shutil.copytree(root / segment, aside / "segments" / segment, copy_function=_copy_dense)
     manifest = snapshot.read_manifest(mirrors)
     if manifest is not None and (mirrors / manifest.snapshot).is_dir():
         shutil.copytree(mirrors / manifest.snapshot, aside / "mirrors" / manifest.snapshot, copy_function=_link)
@@ -207,6 +207,18 @@ def _backup(source: Path, target: Path) -> None:
     finally:
         dst.close()
         src.close()
+
+
+def _copy_dense(source: str, target: str) -> None:
+    """Copy a file, or hard-link it when it is mostly holes: a torn HNSW file can be sparse and
+    terabytes long (a copy would fill the disk); the link keeps it, unread, at no cost.
+    """
+    stat = os.stat(source)
+    if stat.st_size > (1 << 30) and stat.st_blocks * 512 < stat.st_size // 2:
+        logger.warning("%s is sparse (%d bytes, mostly holes): linked, not copied", source, stat.st_size)
+        _link(source, target)
+    else:
+        shutil.copy2(source, target)
 
 
 def _link(source: str, target: str) -> None:
