@@ -20,7 +20,8 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -120,6 +121,7 @@ class Replica:
         self._folder_shared = False
         self._last_check = time.monotonic()
         self._last_save = time.monotonic()
+        self._interrupted = False  # a write was stopped half-way: never close clean
 
     @classmethod
     def open(
@@ -278,6 +280,13 @@ class Replica:
             self.mirrors = Mirrors(batch.vectors.shape[1], self.config)
             if self.embedder is None:  # a vectors-only store learns its dimension from its first write
                 self.storage.set_state({"embedder": "none", "dimension": self.mirrors.dimension})
+        with self._writing():
+            self._commit_chunks(batch)
+        logger.debug("committed %d records (%d embedded)", len(batch.ids), batch.embedded)
+        self._checkpoint_if_due()
+
+    def _commit_chunks(self, batch: WriteBatch) -> None:
+        assert self.mirrors is not None
         for start in range(0, len(batch.ids), self.storage.max_batch):
             rows = slice(start, start + self.storage.max_batch)
             # A stamp per chunk, taken just before it is sent: a long write's last chunk does
@@ -307,8 +316,20 @@ class Replica:
             else:
                 self.mirrors.apply_upsert(ids, documents, batch.metadatas[rows], vectors)
             self._advance(stamp)
-        logger.debug("committed %d records (%d embedded)", len(batch.ids), batch.embedded)
-        self._checkpoint_if_due()
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Around a write: one stopped by anything but a Chroma failure (whose records are
+        re-read: ``_after_failed_write``), say a SIGTERM handler's ``SystemExit``, may have reached
+        Chroma and not the mirrors, so the store will not be closed clean: the next open catches up.
+        """
+        try:
+            yield
+        except StorageError:
+            raise
+        except BaseException:
+            self._interrupted = True
+            raise
 
     def delete(self, ids: Sequence[str]) -> int:
         """Delete records (on a shared store: every one Chroma holds); returns how many existed."""
@@ -322,6 +343,11 @@ class Replica:
             targets = [i for i in dict.fromkeys(ids) if i in live]
         if not targets:
             return 0
+        with self._writing():
+            self._delete(targets)
+        return len(targets)
+
+    def _delete(self, targets: list[str]) -> None:
         stamp = _CLOCK.next()
         if self.journal is not None:
             self.journal.append("delete", stamp=stamp, ids=targets)
@@ -342,7 +368,6 @@ class Replica:
         if self.mode != "memory" and self._deletes % 256 == 1:
             self.compact_tombstones()
         self._checkpoint_if_due()
-        return len(targets)
 
     def _checkpoint_if_due(self) -> None:
         """Save the mirrors once ``StoreConfig.checkpoint_interval`` has passed since the last
@@ -453,7 +478,7 @@ class Replica:
             return
         journalled = self.journal.last_seq() if self.journal is not None else 0
         clean = False
-        if closing and self.mode == "embedded" and self.sole_writer:
+        if closing and self.mode == "embedded" and self.sole_writer and not self._interrupted:
             if self._folder_shared:
                 self.catch_up()  # other stores of this process wrote here: take their writes in
             clean = True
@@ -499,7 +524,7 @@ class Replica:
             if self.journal is not None:
                 self.journal.close()
             if self.folder is not None:
-                _closed_here(self.folder, clean=clean)
+                _closed_here(self.folder, clean=clean and not self._interrupted)
             if self.path_lock is not None:
                 self.path_lock.release()
 
