@@ -173,7 +173,7 @@ class StoreConfig:
             ``refresh()`` does), which matters only for several stores of one process on one folder.
         checkpoint_interval: seconds between saves of an embedded store's mirrors during
             writes (``None``: only ``flush`` / ``close``). Each save lets the journal of writes
-            since the previous one go; it costs about a second per 100,000 records
+            since the previous one go; it costs about 1.2 s per 50,000 384-d records
             (``benchmarks/results/crash.md``).
         repair_on_open: when Chroma cannot read an embedded collection after its process died
             (a probe in a child process tells), repair it on open (``HybridStore.repair``) and

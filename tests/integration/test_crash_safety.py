@@ -135,7 +135,10 @@ def run_trials(
         with caplog.at_level(logging.INFO, logger="mira_vectorstores"):
             caplog.clear()
             check_store(path, model)
-        counts["repaired"] += sum("repaired store" in r.getMessage() for r in caplog.records)
+        repairs = [r.getMessage() for r in caplog.records if "repaired store" in r.getMessage()]
+        for message in repairs:
+            print(f"trial {seed} ({how.name}, handler {handler}): {message}")  # noqa: T201
+        counts["repaired"] += len(repairs)
         counts["probed"] += sum("was not closed" in r.getMessage() for r in caplog.records)
     return counts
 

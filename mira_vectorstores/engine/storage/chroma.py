@@ -346,7 +346,7 @@ class ChromaStorage:
     def drop(self) -> None:
         """Delete the whole collection and its tombstones."""
         drop_collection(self.client, self.name)
-        drop_collection(self.client, f"{self.name}-mira-tombstones")
+        drop_collection(self.client, self.tombstones_name(self.name))
 
 
 def close_client(client: chromadb.api.ClientAPI) -> None:

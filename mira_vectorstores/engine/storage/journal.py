@@ -20,7 +20,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import orjson
@@ -149,7 +149,7 @@ def _entry(seq: int, op: object, body: object, blob: object) -> Entry:
     ids, dim = data["ids"], data.get("dim")
     vectors = None
     if isinstance(blob, bytes):
-        vectors = np.frombuffer(blob, dtype="<f4").reshape(len(ids), int(str(dim))).astype(np.float32)
+        vectors = np.frombuffer(blob, dtype="<f4").reshape(len(ids), cast(int, dim)).astype(np.float32)
     return Entry(seq, op, data["stamp"], ids, data.get("documents") or [], data.get("metadatas") or [], vectors)  # type: ignore[arg-type]
 
 
