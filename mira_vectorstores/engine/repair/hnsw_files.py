@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import logging
 import pickle
+import pickletools
 import struct
 from pathlib import Path
 from typing import Any
@@ -31,10 +32,52 @@ MAX_PICKLE = 1 << 31  # bytes: ids and labels of some 50 million records
 _DELETED = 0x01  # hnswlib's mark on a deleted element (third byte of its level-0 link header)
 
 
+class _Refused(pickle.UnpicklingError):
+    """The pickle names code: nothing of it is used."""
+
+
 class _DataOnly(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         msg = f"the segment's pickle names {module}.{name}; only plain data is read"
-        raise pickle.UnpicklingError(msg)
+        raise _Refused(msg)
+
+
+_PUSH = {"BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8", "UNICODE", "BININT", "BININT1", "BININT2", "LONG1"}
+_IGNORE = {"PROTO", "FRAME", "MEMOIZE", "BINPUT", "LONG_BINPUT", "PUT", "STOP"}
+
+
+def _salvage(raw: bytes, key: str = "id_to_label") -> dict[str, int]:
+    """The ``key`` mapping of a pickle cut short: its opcodes are replayed (plain data only, no
+    code) up to where the bytes end, and the pairs read so far are kept.
+    """
+    stack: list[object] = []
+    marks: list[int] = []
+    try:
+        for op, arg, _ in pickletools.genops(raw):
+            if op.name in _PUSH:
+                stack.append(arg)
+            elif op.name in ("NONE", "EMPTY_DICT"):
+                stack.append(None if op.name == "NONE" else {})
+            elif op.name == "MARK":
+                marks.append(len(stack))
+            elif op.name in ("SETITEMS", "SETITEM"):
+                start = marks.pop() if op.name == "SETITEMS" else len(stack) - 2
+                items, target = stack[start:], stack[start - 1]
+                del stack[start:]
+                if isinstance(target, dict):
+                    target.update(zip(items[::2], items[1::2], strict=False))
+            elif op.name not in _IGNORE:
+                break
+    except (ValueError, IndexError):
+        pass  # the cut: keep what was read
+    for i, item in enumerate(stack):
+        if item == key and i + 1 < len(stack) and isinstance(stack[i + 1], dict):
+            pending = [] if not marks or marks[-1] <= i + 1 else stack[marks[-1] :]
+            found = {**stack[i + 1], **dict(zip(pending[::2], pending[1::2], strict=False))}  # type: ignore[dict-item]
+            return {k: v for k, v in found.items() if isinstance(k, str) and isinstance(v, int)}
+        if isinstance(item, dict) and isinstance(item.get(key), dict):
+            return {k: v for k, v in item[key].items() if isinstance(k, str) and isinstance(v, int)}
+    return {}
 
 
 def vectors(folder: Path, dimension: int | None) -> dict[str, np.ndarray]:
@@ -68,8 +111,15 @@ def _vectors(folder: Path, dimension: int | None) -> dict[str, np.ndarray]:
         msg = f"header gives a {width}-dim layout, not the collection's {dimension}"
         raise ValueError(msg)
     with (folder / "index_metadata.pickle").open("rb") as handle:
-        meta = _DataOnly(io.BytesIO(handle.read(MAX_PICKLE))).load()
-    id_to_label = meta.get("id_to_label") if isinstance(meta, dict) else None
+        raw = handle.read(MAX_PICKLE)
+    try:
+        meta = _DataOnly(io.BytesIO(raw)).load()
+        id_to_label = meta.get("id_to_label") if isinstance(meta, dict) else None
+    except _Refused:
+        raise
+    except (EOFError, pickle.UnpicklingError, ValueError):
+        id_to_label = _salvage(raw)  # a pickle cut short by a kill still maps its first ids
+        logger.warning("the pickle of HNSW segment %s is cut short: %d ids read from it", folder, len(id_to_label))
     if not isinstance(id_to_label, dict):
         msg = "the pickle has no id_to_label mapping"
         raise ValueError(msg)

@@ -261,3 +261,20 @@ def test_a_pickle_with_a_persistent_id_or_extension_code_gives_nothing(fresh_cop
 def test_any_damaged_pickle_gives_nothing(fresh_copy: Path, payload: bytes) -> None:
     (fresh_copy / "index_metadata.pickle").write_bytes(payload)
     assert hnsw_files.vectors(fresh_copy, DIM) == {}
+
+
+@pytest.mark.parametrize("fraction", [0.3, 0.6, 0.95])
+def test_a_pickle_cut_short_by_a_kill_still_maps_the_ids_it_holds(
+    fresh_copy: Path, segments: Segments, fraction: float
+) -> None:
+    """A kill while Chroma rewrites the pickle leaves it truncated ("EOF while parsing"): the ids it
+    holds up to the cut still give their vectors, bit-exact.
+    """
+    pickled = fresh_copy / "index_metadata.pickle"
+    raw = pickled.read_bytes()
+    pickled.write_bytes(raw[: int(len(raw) * fraction)])
+    found = hnsw_files.vectors(fresh_copy, DIM)
+    assert 0 < len(found) <= len(segments.ids)
+    if fraction >= 0.6:  # id_to_label comes first; the cut fell in label_to_id
+        assert set(found) == set(segments.ids)
+    _assert_exact(found, segments)
