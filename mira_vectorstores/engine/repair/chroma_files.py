@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,7 +77,13 @@ def _read(db: sqlite3.Connection, name: str) -> ChromaRecords | None:
     found = ChromaRecords(
         collection_id,
         dimension if isinstance(dimension, int) and dimension > 0 else None,
-        dict(_key_values(db.execute(_TYPED.format(table="collection_metadata", id="collection_id"), (collection_id,)))),
+        {
+            key: _typed(*values)
+            for key, *values in db.execute(
+                _TYPED.format(table="collection_metadata", id="collection_id"), (collection_id,)
+            )
+            if isinstance(key, str)
+        },
         hnsw=_hnsw(row[2]),
     )
     metadata_segment = None
@@ -115,19 +120,15 @@ def _hnsw(schema: object) -> dict[str, object] | None:
 _TYPED = "SELECT key, str_value, int_value, float_value, bool_value FROM {table} WHERE {id} = ?"
 
 
-def _key_values(rows: Iterator[tuple[object, ...]]) -> Iterator[tuple[str, object]]:
-    """(key, value) of rows ``key, string, int, float, bool``: the one column set is the value."""
-    for key, string, integer, real, boolean in rows:
-        if not isinstance(key, str):
-            continue
-        if boolean is not None:
-            yield key, bool(boolean)
-        elif integer is not None:
-            yield key, int(integer)  # type: ignore[call-overload]
-        elif real is not None:
-            yield key, float(real)  # type: ignore[arg-type]
-        else:
-            yield key, string if isinstance(string, str) else None
+def _typed(string: object, integer: object, real: object, boolean: object) -> object:
+    """The value of a row's typed columns (string, int, float, bool): the one that is set."""
+    if boolean is not None:
+        return bool(boolean)
+    if integer is not None:
+        return int(integer)  # type: ignore[call-overload]
+    if real is not None:
+        return float(real)  # type: ignore[arg-type]
+    return string if isinstance(string, str) else None
 
 
 def _seq(db: sqlite3.Connection, segment_id: str) -> int:
@@ -152,12 +153,10 @@ def _read_metadata_segment(db: sqlite3.Connection, segment_id: str, found: Chrom
         "SELECT m.id, m.key, m.string_value, m.int_value, m.float_value, m.bool_value "
         "FROM embedding_metadata m JOIN embeddings e ON e.id = m.id WHERE e.segment_id = ?"
     )
-    for row_id, *values in db.execute(scalar, (segment_id,)):
+    for row_id, key, *values in db.execute(scalar, (segment_id,)):
         record_id = ids.get(int(row_id))
-        if record_id is None:
-            continue
-        for key, value in _key_values(iter([tuple(values)])):
-            _set(found, record_id, key, value)
+        if record_id is not None and isinstance(key, str):
+            _set(found, record_id, key, _typed(*values))
     arrays = (
         "SELECT m.id, m.key, m.string_value, m.int_value, m.float_value, m.bool_value "
         "FROM embedding_metadata_array m JOIN embeddings e ON e.id = m.id WHERE e.segment_id = ? ORDER BY m.rowid"
@@ -166,13 +165,12 @@ def _read_metadata_segment(db: sqlite3.Connection, segment_id: str, found: Chrom
         rows = db.execute(arrays, (segment_id,)).fetchall()
     except sqlite3.OperationalError:  # an older database without list metadata
         rows = []
-    for row_id, *values in rows:
+    for row_id, key, *values in rows:
         record_id = ids.get(int(row_id))
-        if record_id is not None:
-            for key, value in _key_values(iter([tuple(values)])):
-                listed = found.metadatas[record_id].setdefault(key, [])
-                if isinstance(listed, list):
-                    listed.append(value)
+        if record_id is not None and isinstance(key, str):
+            listed = found.metadatas[record_id].setdefault(key, [])
+            if isinstance(listed, list):
+                listed.append(_typed(*values))
 
 
 def _set(found: ChromaRecords, record_id: str, key: str, value: object) -> None:

@@ -68,15 +68,15 @@ def recover(aside: Path, name: str, *, embedder: Embedder | None) -> Recovered:
     chosen: list[np.ndarray] = []
     missing: list[str] = []
     for record_id, metadata in found.metadatas.items():
-        rev = metadata.get(REV)
         mine = ours.get(record_id)
+        current = mine is not None and metadata.get(REV) is not None and mine[1] == metadata.get(REV)
         candidates = (
             ("journal", redone_vectors.get(record_id)),
             ("log", found.log_vectors.get(record_id)),
-            (mine[0] if mine is not None and rev is not None and mine[1] == rev else "", mine[2] if mine else None),
+            (mine[0], mine[2]) if mine is not None and current else ("mirrors", None),
             ("segments", segments.get(record_id)),
         )
-        source, vector = next(((s, v) for s, v in candidates if s and v is not None), ("", None))
+        source, vector = next(((s, v) for s, v in candidates if v is not None), ("", None))
         if vector is None:
             missing.append(record_id)
             continue
