@@ -7,6 +7,7 @@ import os
 import re
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -116,10 +117,11 @@ class HashingEmbedder:
 
     def _one(self, text: str) -> Vector:
         vector = np.zeros(self.dimension, dtype=np.float32)
-        for token in re.findall(r"\w+", text.lower()):
+        # Each distinct token is hashed once (a long text repeats most of its words).
+        for token, count in Counter(re.findall(r"\w+", text.lower())).items():
             digest = hashlib.blake2b(token.encode(), digest_size=8).digest()
             value = int.from_bytes(digest, "little")
-            vector[value % self.dimension] += 1.0 if (value >> 63) & 1 else -1.0
+            vector[value % self.dimension] += count if (value >> 63) & 1 else -count
         norm = float(np.linalg.norm(vector))
         if norm == 0.0:
             vector[0] = 1.0  # empty text: a fixed unit vector rather than NaN

@@ -40,6 +40,7 @@ from mira_vectorstores.engine.locks import PathLock
 from mira_vectorstores.engine.mirrors import catch_up, snapshot
 from mira_vectorstores.engine.mirrors.catch_up import Caught, Changes
 from mira_vectorstores.engine.mirrors.mirror_set import Mirrors
+from mira_vectorstores.engine.reserved import REV
 from mira_vectorstores.engine.stamps import Clock, stamp_of_time
 from mira_vectorstores.engine.storage import probe
 from mira_vectorstores.engine.storage.chroma import ChromaStorage
@@ -314,8 +315,25 @@ class Replica:
                 # process's concurrent update: mirror its result, not our guess.
                 catch_up.ids(self.storage, self.mirrors, ids)
             else:
+                self._take_chroma_floats(ids, batch.metadatas[rows])
                 self.mirrors.apply_upsert(ids, documents, batch.metadatas[rows], vectors)
             self._advance(stamp)
+
+    def _take_chroma_floats(self, ids: list[str], metadatas: list[dict[str, object]]) -> None:
+        """Mirror the floats Chroma holds, not the ones we sent: it returns some a unit in the last
+        place off (114289.28571428571 comes back ...572), and a filter must answer the same on the
+        mirrors as after they are rebuilt from Chroma. One read, only for writes that hold floats.
+        """
+        if not any(_holds_float(meta) for meta in metadatas):
+            return
+        held = self.storage.metadatas_of(ids)
+        for record_id, meta in zip(ids, metadatas, strict=True):
+            theirs = held.get(record_id)
+            if theirs is None or theirs.get(REV) != meta.get(REV):
+                continue  # gone or overwritten since: a catch-up brings what Chroma holds
+            for key, value in meta.items():
+                if _is_float(value) and _is_float(theirs.get(key)):
+                    meta[key] = theirs[key]
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
@@ -627,3 +645,11 @@ def _closed_here(folder: Path, *, clean: bool) -> None:
 def _as_int(value: object) -> int:
     """An int read back from Chroma's collection metadata."""
     return value if isinstance(value, int) else int(str(value))
+
+
+def _is_float(value: object) -> bool:
+    return type(value) is float or (type(value) is list and bool(value) and type(value[0]) is float)
+
+
+def _holds_float(metadata: dict[str, object]) -> bool:
+    return any(map(_is_float, metadata.values()))

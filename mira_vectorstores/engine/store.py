@@ -26,6 +26,7 @@ from mira_vectorstores.engine.config import SERVER_REFRESH_INTERVAL, ServerConfi
 from mira_vectorstores.engine.embeddings import Embedder, MiniLMEmbedder
 from mira_vectorstores.engine.errors import (
     ConfigError,
+    CorruptedObjectError,
     InvalidInputError,
     RecordNotFoundError,
     StorageError,
@@ -44,6 +45,7 @@ from mira_vectorstores.engine.types import (
     FilterDict,
     FusionMethod,
     ObjectInfo,
+    ObjectsReport,
     Record,
     RecordId,
     RepairReport,
@@ -53,7 +55,13 @@ from mira_vectorstores.engine.types import (
     Vector,
 )
 from mira_vectorstores.engine.writes.batch import WriteBatch, prepare_update, prepare_upsert
-from mira_vectorstores.engine.writes.validate import check_vectors
+from mira_vectorstores.engine.writes.validate import (
+    check_folder,
+    check_id_list,
+    check_list,
+    check_query_vector,
+    check_vectors,
+)
 
 logger = logging.getLogger(__name__)
 DEFAULT: Literal["default"] = "default"
@@ -109,7 +117,8 @@ class HybridStore:
             server: TLS, headers (token auth), tenant and database of the server.
 
         Raises:
-            ConfigError: for a bad name or option.
+            ConfigError: for a bad name or option, or a ``path`` that is not a folder this
+                process can create and write to.
             StoreLockedError: another process holds the embedded folder.
             EmbeddingMismatchError: when the store was built with another embedder.
             StoreUnavailableError: when the server cannot be reached.
@@ -119,6 +128,15 @@ class HybridStore:
                 f"store name must be 3-512 characters of [a-zA-Z0-9._-], starting and ending alphanumeric; got {name!r}"
             )
             raise ConfigError(msg)
+        methods = ("embed_documents", "embed_query")
+        if embedder not in (None, DEFAULT) and not all(callable(getattr(embedder, m, None)) for m in methods):
+            msg = (
+                "embedder must be an Embedder (name, dimension, embed_documents, embed_query), 'default' for "
+                f"the bundled all-MiniLM-L6-v2, or None for vectors only; got {type(embedder).__name__}"
+            )
+            raise ConfigError(msg)
+        if host is None and path is not None:
+            check_folder(path)  # a clear ConfigError now, not an OSError from deep inside the open
         self.name = name
         self.config = config or StoreConfig()
         self.embedder: Embedder | None = MiniLMEmbedder() if embedder == DEFAULT else embedder
@@ -267,7 +285,7 @@ class HybridStore:
 
     def flush(self) -> None:
         """Persist the mirrors now (also done by ``close`` and at interpreter exit)."""
-        with self._writer, self._lock.write():
+        with self._exclusive():
             self._replica.flush()
 
     def close(self) -> None:
@@ -321,10 +339,16 @@ class HybridStore:
     ) -> list[RecordId]:
         """Add new records (an id that already exists is an error; use ``upsert`` to replace).
 
+        An empty or whitespace-only text is stored like any other (LangChain and LlamaIndex
+        produce them): ``get``, filters and dense search find it, while BM25 never matches it,
+        since it has no terms.
+
         Args:
-            texts: documents, embedded by the store's embedder unless ``vectors`` are given.
+            texts: documents (a list, even of one), embedded by the store's embedder unless
+                ``vectors`` are given.
             ids: one per record; uuid4 hex ids are generated when absent.
-            metadatas: str/int/float/bool values or lists of one such type; ``None`` values dropped.
+            metadatas: one dict per record: str/int/float/bool values or lists of one such type;
+                ``None`` values dropped.
             vectors: precomputed vectors, one per record.
 
         Returns:
@@ -337,7 +361,8 @@ class HybridStore:
         def prepare() -> WriteBatch:
             mirrors = self._replica.mirrors
             if ids is not None and mirrors is not None:
-                taken = [i for i in ids if isinstance(i, str) and i in mirrors.records.row_of]
+                wanted = check_list(ids, "ids", of="strings")
+                taken = [i for i in wanted if isinstance(i, str) and i in mirrors.records.row_of]
                 if taken:
                     msg = f"ids already exist: {taken[:5]}; use upsert() to replace records"
                     raise InvalidInputError(msg)
@@ -354,7 +379,12 @@ class HybridStore:
         vectors: Sequence[Sequence[float]] | Vector | None = None,
     ) -> list[RecordId]:
         """Add or replace records. A replaced record gets the new metadata; its text is kept
-        when ``texts`` is not given, and re-embedded only when it changed. Args as in ``add``.
+        when ``texts`` is not given, and re-embedded only when it changed. Args as in ``add``;
+        empty texts are stored as ``add`` stores them (found by ``get``, filters and dense
+        search, never by BM25).
+
+        Raises:
+            InvalidInputError: for any invalid input; nothing is written.
         """
         return self._commit(
             ids,
@@ -440,14 +470,17 @@ class HybridStore:
             limit: at most this many records.
             offset: skip this many first.
             include_embeddings: add the unit vectors.
+
+        Raises:
+            InvalidInputError: for ids that are not a list of strings (a single id goes in a
+                list too), or a negative limit or offset.
+            FilterError: for a malformed filter.
         """
-        if (limit is not None and limit < 0) or offset < 0:
-            msg = f"limit and offset must be >= 0, got limit={limit}, offset={offset}"
-            raise InvalidInputError(msg)
-        with self._reading():
-            if (limit is not None and limit < 0) or offset < 0:
-                msg = f"limit and offset must be >= 0, got limit={limit}, offset={offset}"
+        for name, value in (("limit", limit), ("offset", offset)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                msg = f"{name} must be an int >= 0, got {value!r}"
                 raise InvalidInputError(msg)
+        with self._reading():
             chosen = self._matching(ids, where, where_document)[offset : None if limit is None else offset + limit]
             mirrors = self._replica.mirrors
             return [] if mirrors is None else [mirrors.record(i, include_embedding=include_embeddings) for i in chosen]
@@ -481,30 +514,50 @@ class HybridStore:
             mode: dense, lexical, hybrid or auto (text: hybrid; vector only: dense).
             fusion: rrf, weighted or dbsf (hybrid only).
             alpha: weight of the dense side in fusion, in [0, 1].
-            boosts: rules replacing the store's default boosts for this search (``[]`` for none).
-            fetch_k: candidates per side before fusion, boosts and MMR.
+            boosts: a list of rules replacing the store's default boosts for this search
+                (``[]`` for none).
+            fetch_k: candidates per side before fusion, boosts and MMR; each side takes at
+                least ``k``, so a hybrid search fills ``k`` whenever ``k`` records are allowed.
             score_threshold: drop hits whose final score is below this.
             mmr_lambda: re-rank with MMR (1 = relevance only, 0 = diversity only).
             ids: search only these records (unknown ids are ignored); combines with the filters.
-            lexical_fetch_k: lexical candidates, when they should differ from ``fetch_k``. In
-                hybrid mode either side may fetch fewer than ``k``: their union fills ``k``.
+            lexical_fetch_k: lexical candidates, when they should differ from ``fetch_k``
+                (at least ``k`` too).
 
         Returns:
             Up to ``k`` hits, best first.
+
+        Raises:
+            InvalidInputError: for an empty or whitespace-only query, a vector that is not one
+                list of floats, ids that are not a list of strings, or an option out of range.
+            FilterError: for a malformed filter.
+            ConfigError: for an unknown mode or fusion, or boosts that are not a list of rules.
         """
-        fusion_defaults = self.config.fusion
-        chosen_mode = enum_value(SearchMode, mode or fusion_defaults.mode, "mode")
-        if chosen_mode is SearchMode.AUTO:
-            chosen_mode = SearchMode.HYBRID if query else SearchMode.DENSE
         if query is not None and not isinstance(query, str):
             msg = f"query must be a str, got {type(query).__name__}"
             raise InvalidInputError(msg)
-        if isinstance(ids, str) or (ids is not None and not all(isinstance(i, str) for i in ids)):
-            msg = "ids must be a list of strings; wrap a single id in a list"
+        if query is not None and not query.strip():
+            what = "empty" if not query else "only whitespace"
+            msg = (
+                f"the query is {what}; pass the text to search for, or query=None with vector= to search by a "
+                "vector alone"
+            )
             raise InvalidInputError(msg)
+        for name, number in (("alpha", alpha), ("mmr_lambda", mmr_lambda), ("score_threshold", score_threshold)):
+            if number is not None and (isinstance(number, bool) or not isinstance(number, (int, float))):
+                scale = "a finite number" if name == "score_threshold" else "a number in [0, 1]"
+                msg = f"{name} must be {scale}, got {type(number).__name__}"
+                raise InvalidInputError(msg)
+        fusion_defaults = self.config.fusion
+        # ``is None``, not ``or``: an empty string is an unknown mode, not the default one.
+        chosen_mode = enum_value(SearchMode, fusion_defaults.mode if mode is None else mode, "mode")
+        if chosen_mode is SearchMode.AUTO:
+            chosen_mode = SearchMode.HYBRID if query else SearchMode.DENSE
+        if ids is not None:
+            ids = check_id_list(ids)
         needs_vector = chosen_mode in (SearchMode.DENSE, SearchMode.HYBRID) or mmr_lambda is not None
         if vector is not None:
-            query_vector = self._query_vector(vector)
+            query_vector = self._query_vector(check_query_vector(vector))
         elif needs_vector and query and self.embedder is not None:
             # Checked and unit-normalised like a given vector: dense scores must be cosines.
             query_vector = self._query_vector(self.embed_query(query))
@@ -517,7 +570,7 @@ class HybridStore:
             where=parse_where(where),
             where_document=parse_where_document(where_document),
             mode=chosen_mode,
-            fusion=enum_value(FusionMethod, fusion or fusion_defaults.method, "fusion"),
+            fusion=enum_value(FusionMethod, fusion_defaults.method if fusion is None else fusion, "fusion"),
             alpha=fusion_defaults.alpha if alpha is None else alpha,
             rrf_k=fusion_defaults.rrf_k,
             boosts=self.default_boosts if boosts is None else parse_boosts(boosts),
@@ -596,21 +649,56 @@ class HybridStore:
         """The object stored under ``id``, decoded.
 
         Raises:
-            RecordNotFoundError: no object has this id.
-            CorruptedObjectError: the payload is missing or fails its sha256.
+            RecordNotFoundError: no record has this id, or it is a plain record (not a raw object).
+            CorruptedObjectError: the payload is missing or fails its sha256, or the record's
+                reserved object metadata was changed outside this store.
             UnsafeDeserializationError: a pickled object without ``allow_pickle=True``.
         """
         data, info = self.get_object_bytes(id)
         return decode(data, info.codec, allow_pickle=allow_pickle, record_id=id)
 
     def get_object_bytes(self, id: str) -> tuple[bytes, ObjectInfo]:
-        """The raw payload bytes (verified) and what they are."""
+        """The raw payload bytes (verified) and what they are; raises as ``get_object`` does."""
         with self._reading():
-            info = self._replica.mirrors.object_of(id) if self._replica.mirrors else None
+            mirrors = self._replica.mirrors
+            info = None if mirrors is None else mirrors.object_of(id)
+            exists = mirrors is not None and id in mirrors.records.row_of
         if info is None:
             msg = f"no object with id {id!r} in store {self.name!r}"
+            if exists:
+                msg = (
+                    f"record {id!r} in store {self.name!r} holds no object: it was added with add/upsert, "
+                    f"not put_object; read it with get([{id!r}])"
+                )
             raise RecordNotFoundError(msg)
         return self.objects.read(info, id), info
+
+    def verify_objects(self, *, repair: bool = False) -> ObjectsReport:
+        """Check every raw object's payload against its sha256 and size, and find orphaned payloads.
+
+        Orphans are payloads no live record refers to (a crash between writing a payload and its
+        record leaves one) and temp files of interrupted writes. Payloads are read one at a time,
+        a block at a time; writes wait meanwhile, searches go on. On a server, this process first
+        catches up with the others.
+
+        Args:
+            repair: remove the orphans older than 10 minutes (``ORPHAN_GRACE_SECONDS``), so a
+                put still in flight in another process is never taken. Damaged objects are only
+                reported: put them again or delete them.
+
+        Returns:
+            The ids of objects whose payload is missing or corrupted, of records whose reserved
+            object metadata is malformed, and the orphans found and removed.
+        """
+        with self._writer:
+            if self._replica.shared:
+                self.refresh()
+            with self._reading():
+                mirrors = self._replica.mirrors
+                if mirrors is None:  # no record yet
+                    return self.objects.verify((), repair=repair)
+                rows, metas = mirrors.records.row_of, mirrors.records.metas
+                return self.objects.verify(((i, metas[row]) for i, row in rows.items()), repair=repair)
 
     # -- monitoring -------------------------------------------------------------------------
     def health(self) -> StoreHealth:
@@ -679,13 +767,7 @@ class HybridStore:
             self._replica.sync([i for i in ids if isinstance(i, str)])
 
     def _checked_ids(self, ids: Sequence[str]) -> list[str]:
-        if isinstance(ids, str):
-            msg = "ids must be a list of strings, got a single str; wrap it in a list"
-            raise InvalidInputError(msg)
-        if not all(isinstance(i, str) for i in ids):
-            msg = "ids must be a list of strings"
-            raise InvalidInputError(msg)
-        checked = list(dict.fromkeys(ids))
+        checked = list(dict.fromkeys(check_id_list(ids)))
         self._sync(checked)
         return checked
 
@@ -709,10 +791,24 @@ class HybridStore:
         return count
 
     def _objects_of(self, ids: Sequence[str]) -> list[ObjectInfo]:
+        """The objects among live records ``ids``, whose payloads a delete or replacement may free.
+
+        A record whose object metadata is malformed is deleted or replaced all the same, but its
+        digest names no file: its payload is left alone, with a warning.
+        """
         mirrors = self._replica.mirrors
         if mirrors is None:
             return []
-        return [info for info in map(mirrors.object_of, ids) if info is not None]
+        infos: list[ObjectInfo] = []
+        for record_id in ids:
+            try:
+                info = mirrors.object_of(record_id)
+            except CorruptedObjectError as exc:
+                logger.warning("store %r deletes or replaces a record, touching no payload file: %s", self.name, exc)
+                continue
+            if info is not None:
+                infos.append(info)
+        return infos
 
     def _release(self, infos: list[ObjectInfo]) -> None:
         mirrors = self._replica.mirrors
@@ -724,11 +820,9 @@ class HybridStore:
     ) -> list[str]:
         """Live ids matching ids and filters, in ids order or else row order."""
         node = combine(parse_where(where), parse_where_document(where_document))
-        if ids is not None and isinstance(ids, str):
-            msg = "ids must be a list of strings, got a single str; wrap it in a list"
-            raise InvalidInputError(msg)
+        wanted = None if ids is None else check_id_list(ids)
         mirrors = self._replica.mirrors
-        return [] if mirrors is None else mirrors.records.matching(ids, node)
+        return [] if mirrors is None else mirrors.records.matching(wanted, node)
 
     def _query_vector(self, vector: Sequence[float] | Vector) -> Vector:
         """A query vector checked like a stored one (finite, the store's dimension) and unit-normalised."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
 from enum import Enum
 from typing import NewType
 
@@ -11,9 +12,12 @@ from numpy.typing import NDArray
 
 RecordId = NewType("RecordId", str)
 Vector = NDArray[np.float32]
-#: A metadata value Chroma can store: a scalar, or a non-empty list of one scalar type.
+#: A metadata value Chroma can store: a scalar, or a non-empty list of one scalar type. A
+#: ``datetime`` / ``date`` is written as its timestamp plus its exact form (``engine/times.py``).
 Scalar = str | int | float | bool
-MetadataValue = Scalar | list[str] | list[int] | list[float] | list[bool]
+MetadataValue = Scalar | datetime | date | list[str] | list[int] | list[float] | list[bool]
+#: The integers Chroma holds (int64): larger ones are refused at write time and in filters.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 Metadata = dict[str, MetadataValue]
 #: A Chroma-style filter document (``where`` or ``where_document``), validated by ``filters.parse_*``.
 FilterDict = dict[str, object]
@@ -168,6 +172,38 @@ class RepairReport:
     lost_file: str | None = None
     seconds: float = 0.0
     detail: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready copy."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectsReport:
+    """What ``HybridStore.verify_objects`` found and, with ``repair=True``, removed.
+
+    Attributes:
+        objects: live raw-object records checked.
+        missing: ids of objects whose payload is gone.
+        corrupted: ids of objects whose payload fails its size or sha256 check (or is unreadable).
+        malformed: ids of records whose reserved object metadata is invalid (changed outside the
+            store); their payloads are not read.
+        orphaned: payloads no live record refers to, by sha256, and stray pieces of interrupted
+            writes (a temp file's path relative to the payload folder, or a chunk's id).
+        removed: the orphans removed (``repair=True``; only those older than the grace period).
+    """
+
+    objects: int = 0
+    missing: list[str] = field(default_factory=list)
+    corrupted: list[str] = field(default_factory=list)
+    malformed: list[str] = field(default_factory=list)
+    orphaned: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Every object intact and no orphan left."""
+        return not (self.missing or self.corrupted or self.malformed) and len(self.removed) == len(self.orphaned)
 
     def as_dict(self) -> dict[str, object]:
         """A JSON-ready copy."""

@@ -3,8 +3,9 @@
 - ``LangChainEmbedder``: a LangChain ``Embeddings`` as an engine ``Embedder``.
 - ``to_document``: a ``SearchHit`` or ``Record`` as a ``Document``.
 - ``to_relevance``: the one relevance function (LangChain's ``[0, 1]`` convention).
-- ``search_options``, ``write_request``, ``object_requests``: LangChain keyword arguments as
-  engine keyword arguments, validated once.
+- ``search_options``, ``write_request``: LangChain keyword arguments as
+  engine keyword arguments, validated once (``as_list``: a lone str, bytes or dict is never
+  taken for a list of its characters or keys).
 - ``SearchType`` and ``retriever_fields``: LangChain's ``search_type`` strings as engine enums.
 """
 
@@ -15,7 +16,7 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 from langchain_core.documents import Document
@@ -24,10 +25,13 @@ from langchain_core.embeddings import Embeddings
 from mira_vectorstores.engine import (
     BoostRule,
     ConfigError,
+    FieldBoost,
     InvalidInputError,
+    RecencyBoost,
     Record,
     SearchHit,
     SearchMode,
+    ThresholdBoost,
     boosts_from_json,
     enum_value,
 )
@@ -39,6 +43,62 @@ MIRA_OBJECT_KEY = "mira_object"
 # Fields that identify what an embeddings model computes (not how it is called: retries,
 # timeouts or keys must not change the name a store records).
 _IDENTITY_FIELDS = ("model", "model_name", "model_id", "deployment", "size", "dimensions")
+
+
+def check_embeddings(embedding: object) -> Embeddings:
+    """``embedding`` if it is an embeddings model (it has ``embed_documents`` and ``embed_query``).
+
+    Raises:
+        ConfigError: naming what was given and what is expected.
+    """
+    if all(callable(getattr(embedding, method, None)) for method in ("embed_documents", "embed_query")):
+        return embedding  # type: ignore[return-value]  # duck-typed: any object with both methods
+    hint = "; to name the collection, pass name=..." if isinstance(embedding, str) else ""
+    msg = (
+        "MiraVectorStore's first argument is the embeddings model: a LangChain Embeddings (with embed_documents "
+        f"and embed_query), or None for the bundled all-MiniLM-L6-v2; got {type(embedding).__name__}{hint}"
+    )
+    raise ConfigError(msg)
+
+
+def as_list(value: object, name: str, *, of: str, single: tuple[type, ...] = ()) -> list[Any]:
+    """``value`` as a list, refusing a lone item where a list is expected.
+
+    A str, bytes or dict (or an instance of ``single``) is one item: ``list("hello")`` would
+    be five one-character texts and ``list({"a": 1})`` the key ``"a"``.
+
+    Args:
+        value: the argument as given (any iterable that is not a lone item).
+        name: its name, for the message.
+        of: what the list holds, for the message.
+        single: further types that are one item (``Document``).
+
+    Raises:
+        InvalidInputError: naming the argument and the fix (wrap it in a list).
+    """
+    if isinstance(value, (str, bytes, bytearray, Mapping, *single)):
+        kind = "dict" if isinstance(value, Mapping) else type(value).__name__
+        msg = f"{name} must be a list of {of}, got a single {kind}; wrap it in a list"
+        raise InvalidInputError(msg)
+    if not isinstance(value, Iterable):
+        msg = f"{name} must be a list of {of}, got {type(value).__name__}"
+        raise InvalidInputError(msg)
+    return list(value)
+
+
+def document_columns(documents: object) -> tuple[list[str], list[dict[str, Any]], list[str]]:
+    """Texts, metadatas and ids (``""`` when missing: ``write_request`` fills it) of a list of ``Document``.
+
+    Raises:
+        InvalidInputError: for a single ``Document`` (or str) where a list is expected, or an
+            item that is not a ``Document``.
+    """
+    docs = as_list(documents, "documents", of="Documents", single=(Document,))
+    for i, doc in enumerate(docs):
+        if not isinstance(doc, Document):
+            msg = f"documents[{i}] must be a Document, got {type(doc).__name__}; add plain strings with add_texts"
+            raise InvalidInputError(msg)
+    return [d.page_content for d in docs], [d.metadata for d in docs], [d.id or "" for d in docs]
 
 
 def embedder_name(embeddings: Embeddings) -> str:
@@ -194,19 +254,26 @@ def fixed_options(k: int, options: Mapping[str, Any], mode: SearchMode) -> dict[
 
 
 def mmr_options(k: int, fetch_k: int, lambda_mult: float, options: Mapping[str, Any]) -> dict[str, Any]:
-    """Engine search keywords for LangChain's ``max_marginal_relevance_search`` arguments."""
-    # LangChain's default fetch_k (20) is below k for k > 20; the engine needs fetch_k >= k.
-    return search_options(k, {**options, "fetch_k": max(fetch_k, k), "mmr_lambda": lambda_mult})
+    """Engine search keywords for LangChain's ``max_marginal_relevance_search`` arguments.
+
+    LangChain's default ``fetch_k`` (20) is below ``k`` for ``k > 20``: the engine then takes
+    ``k`` candidates (it always takes at least ``k``).
+    """
+    return search_options(k, {**options, "fetch_k": fetch_k, "mmr_lambda": lambda_mult})
 
 
-def needs_vector(options: Mapping[str, Any]) -> bool:
-    """Whether a search with these engine options uses a query vector."""
-    return options["mode"] is not SearchMode.LEXICAL or options.get("mmr_lambda") is not None
+def needs_vector(query: str | None, options: Mapping[str, Any]) -> TypeGuard[str]:
+    """Whether a search for ``query`` with these engine options embeds it (a blank query is
+    refused by the engine before any embedding).
+    """
+    dense_side = options["mode"] is not SearchMode.LEXICAL or options.get("mmr_lambda") is not None
+    return dense_side and isinstance(query, str) and bool(query.strip())
 
 
-def _check_metadatas(metadatas: Sequence[Mapping[str, Any] | None] | None) -> None:
+def check_metadatas(metadatas: Sequence[Mapping[str, Any] | None] | None) -> None:
+    """Refuse metadata using the reserved ``mira_object`` key (it marks raw-object hits)."""
     for i, metadata in enumerate(metadatas or ()):
-        if metadata is not None and MIRA_OBJECT_KEY in metadata:
+        if isinstance(metadata, Mapping) and MIRA_OBJECT_KEY in metadata:
             msg = (
                 f"metadatas[{i}] uses the reserved key {MIRA_OBJECT_KEY!r}, which marks raw-object hits in "
                 "results; rename it (or drop it when re-adding a Document a search returned)"
@@ -226,51 +293,19 @@ def write_request(
 
     Raises:
         ConfigError: for a keyword other than ``batch_size``.
-        InvalidInputError: for metadata using the reserved ``mira_object`` key.
+        InvalidInputError: for a single str (texts, ids) or dict (metadatas) where a list is
+            expected, or metadata using the reserved ``mira_object`` key.
     """
     # LangChain's indexing API passes batch_size; the engine sizes its own Chroma batches.
     unknown = sorted(set(extra) - {"batch_size"})
     if unknown:
         msg = f"unknown write option(s) {unknown}; add_texts/add_documents take texts, metadatas, ids"
         raise ConfigError(msg)
-    _check_metadatas(metadatas)
-    filled = None if ids is None else [i if i else uuid.uuid4().hex for i in ids]
-    return {"texts": list(texts), "ids": filled, "metadatas": metadatas}
-
-
-def object_requests(
-    objects: Sequence[object],
-    *,
-    ids: Sequence[str | None] | None,
-    descriptions: Sequence[str | None] | None,
-    metadatas: Sequence[Mapping[str, Any] | None] | None,
-    content_types: Sequence[str | None] | None,
-    codec: str | None,
-) -> list[dict[str, Any]]:
-    """Engine ``put_object`` keywords, one dict per object (the object under ``"obj"``).
-
-    Raises:
-        InvalidInputError: when a list does not line up with ``objects``, or for metadata
-            using the reserved ``mira_object`` key.
-    """
-    n = len(objects)
-    columns = {"ids": ids, "descriptions": descriptions, "metadatas": metadatas, "content_types": content_types}
-    for name, column in columns.items():
-        if column is not None and len(column) != n:
-            msg = f"got {len(column)} {name} for {n} objects; the lists must line up"
-            raise InvalidInputError(msg)
-    _check_metadatas(metadatas)
-    return [
-        {
-            "obj": obj,
-            "id": ids[i] if ids else None,
-            "description": descriptions[i] if descriptions else None,
-            "metadata": metadatas[i] if metadatas else None,
-            "content_type": content_types[i] if content_types else None,
-            "codec": codec,
-        }
-        for i, obj in enumerate(objects)
-    ]
+    text_list = as_list(texts, "texts", of="strings")
+    metadata_list = None if metadatas is None else as_list(metadatas, "metadatas", of="dicts")
+    check_metadatas(metadata_list)
+    filled = None if ids is None else [i if i else uuid.uuid4().hex for i in as_list(ids, "ids", of="strings")]
+    return {"texts": text_list, "ids": filled, "metadatas": metadata_list}
 
 
 class SearchType(StrEnum):
@@ -328,7 +363,15 @@ def retriever_fields(search_type: str, search_kwargs: Mapping[str, Any]) -> dict
 
 
 def parse_boost_items(items: object) -> object:
-    """Turn the dict forms in a list of boost rules into rule objects (others pass through)."""
+    """Turn the dict forms in a list of boost rules into rule objects (others pass through).
+
+    Raises:
+        ConfigError: for a single rule or dict where a list is expected.
+    """
+    if isinstance(items, (Mapping, FieldBoost, ThresholdBoost, RecencyBoost)):
+        kind = "dict" if isinstance(items, Mapping) else type(items).__name__
+        msg = f"boosts must be a list of rules, got a single {kind}; wrap it in a list: boosts=[rule]"
+        raise ConfigError(msg)
     if not isinstance(items, (list, tuple)):
         return items
     parsed: list[BoostRule | object] = []

@@ -7,10 +7,18 @@ from typing import Any
 from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict, Field, InstanceOf, field_validator
+from pydantic import ConfigDict, Field, InstanceOf, ValidationError, field_validator
 from typing_extensions import override
 
-from mira_vectorstores.engine import ConfigError, FieldBoost, FusionMethod, RecencyBoost, SearchMode, ThresholdBoost
+from mira_vectorstores.engine import (
+    ConfigError,
+    FieldBoost,
+    FusionMethod,
+    MiraError,
+    RecencyBoost,
+    SearchMode,
+    ThresholdBoost,
+)
 from mira_vectorstores.langchain import _convert
 from mira_vectorstores.langchain.vectorstore import MiraVectorStore
 
@@ -35,7 +43,9 @@ class MiraRetriever(BaseRetriever):
     Every search option is a typed field, and ``invoke(query, k=3, ...)`` overrides any of
     them for one call. ``score_threshold`` is a relevance in ``[0, 1]`` (see
     ``_convert.to_relevance``): it means the same in every mode. Setting ``mmr_lambda``
-    re-ranks the candidates with maximal marginal relevance.
+    re-ranks the candidates with maximal marginal relevance. An invalid field, at
+    construction or in a call's overrides, raises ``ConfigError`` naming the field and what it
+    accepts (not pydantic's ``ValidationError``).
 
     Example:
         >>> from langchain_core.embeddings import DeterministicFakeEmbedding
@@ -54,8 +64,8 @@ class MiraRetriever(BaseRetriever):
 
     vectorstore: MiraVectorStore
     """The store searched."""
-    k: int = Field(default=4, gt=0)
-    """Documents returned."""
+    k: int = Field(default=4, ge=1)
+    """Documents returned (>= 1)."""
     mode: SearchMode = SearchMode.HYBRID
     """Dense, lexical (BM25), hybrid, or auto (hybrid for text)."""
     fusion: FusionMethod | None = None
@@ -70,10 +80,22 @@ class MiraRetriever(BaseRetriever):
     """Boost rules (or their dict forms) replacing the store's defaults; ``[]`` for none."""
     score_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     """Drop documents whose relevance is below this."""
-    fetch_k: int | None = Field(default=None, gt=0)
-    """Candidates per side before fusion, boosts and MMR; ``None``: the engine's default."""
+    fetch_k: int | None = Field(default=None, ge=1)
+    """Candidates per side before fusion, boosts and MMR (at least ``k`` are taken); ``None``: the engine's default."""
     mmr_lambda: float | None = Field(default=None, ge=0.0, le=1.0)
     """Re-rank with MMR (1: relevance only, 0: diversity only); ``None``: no MMR."""
+
+    def __init__(self, **data: Any) -> None:
+        """Validate the fields.
+
+        Raises:
+            ConfigError: for an unknown field or an invalid value (the message names the field
+                and what it accepts).
+        """
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise _config_error(exc) from exc
 
     @field_validator("boosts", mode="before")
     @classmethod
@@ -92,9 +114,7 @@ class MiraRetriever(BaseRetriever):
             raise ConfigError(msg)
         if not overrides:
             return self
-        return type(self).model_validate(
-            {**{name: getattr(self, name) for name in type(self).model_fields}, **overrides}
-        )
+        return type(self)(**{**{name: getattr(self, name) for name in type(self).model_fields}, **overrides})
 
     def _search_kwargs(self) -> dict[str, Any]:
         names = ("mode", "fusion", "alpha", "filter", "where_document", "boosts", "fetch_k", "mmr_lambda")
@@ -116,3 +136,21 @@ class MiraRetriever(BaseRetriever):
         call = self._for_call(kwargs)
         pairs = await call.vectorstore.asimilarity_search_with_relevance_scores(query, call.k, **call._search_kwargs())
         return [doc for doc, _ in pairs]
+
+
+def _config_error(exc: ValidationError) -> MiraError:
+    """The error an invalid ``MiraRetriever`` field raises: the package's own error raised by a
+    validator (an unknown mode, say) as it is, else a ``ConfigError`` naming each bad field.
+    """
+    problems = []
+    for error in exc.errors():
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, MiraError):
+            return cause
+        field = ".".join(str(part) for part in error["loc"])
+        if error["type"] == "extra_forbidden":
+            problems.append(f"unknown field {field!r} (valid fields: {sorted(MiraRetriever.model_fields)})")
+        else:
+            problems.append(f"{field}: {error['msg']}, got {error.get('input')!r}")
+    msg = f"invalid MiraRetriever: {'; '.join(problems)}"
+    return ConfigError(msg)

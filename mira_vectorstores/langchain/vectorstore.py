@@ -39,7 +39,9 @@ class MiraVectorStore(RawObjectsMixin, VectorStore):
     Without ``path`` or ``host`` the store lives in memory. ``similarity_search`` is dense;
     ``hybrid_search`` fuses dense and BM25; ``keyword_search`` is BM25 alone. ``filter=``
     (Chroma's ``where`` grammar), ``where_document=``, ``boosts=``, ``fusion=``, ``alpha=``,
-    ``fetch_k=`` and (similarity methods) ``mode=`` pass to the engine through ``**kwargs``.
+    ``fetch_k=`` (candidates per side, at least ``k``) and (similarity methods) ``mode=`` pass
+    to the engine through ``**kwargs``. Lists stay lists: a single str, dict or ``Document``
+    where a list is expected raises ``InvalidInputError`` before anything is written.
 
     Example:
         >>> from langchain_core.embeddings import DeterministicFakeEmbedding
@@ -81,13 +83,15 @@ class MiraVectorStore(RawObjectsMixin, VectorStore):
             server: TLS, headers (token auth), tenant and database of the server (``ServerConfig``).
 
         Raises:
-            ConfigError: for a bad name or option.
+            ConfigError: for a bad name or option, ``embedding`` that is not an embeddings model
+                (``MiraVectorStore("docs")``: the name goes in ``name=``), or a ``path`` that is
+                not a folder this process can write to.
             EmbeddingMismatchError: when the store was built with other embeddings.
             StoreUnavailableError: when the server cannot be reached.
         """
         options: dict[str, Any] = {"config": config, "boosts": boosts}
         if embedding is not None:
-            options["embedder"] = _convert.LangChainEmbedder(embedding, name=embedding_name)
+            options["embedder"] = _convert.LangChainEmbedder(_convert.check_embeddings(embedding), name=embedding_name)
         if host is not None:
             engine = HybridStore.connect(host, port, name or "mira", server=server, **options)
         elif path is not None:
@@ -133,7 +137,11 @@ class MiraVectorStore(RawObjectsMixin, VectorStore):
         ids: list[str] | None = None,
         **kwargs: Any,
     ) -> list[str]:
-        """Add or replace (by id) texts; returns their ids."""
+        """Add or replace (by id) texts; returns their ids. Lists stay lists (a lone str or dict is refused).
+
+        An empty or whitespace-only text is stored: ``get_by_ids``, filters and similarity
+        search find it; ``keyword_search`` (BM25) never matches it.
+        """
         return list(self._engine.upsert(**_convert.write_request(texts, metadatas, ids, kwargs)))
 
     @override
@@ -145,7 +153,7 @@ class MiraVectorStore(RawObjectsMixin, VectorStore):
         ids: list[str] | None = None,
         **kwargs: Any,
     ) -> list[str]:
-        """Add or replace (by id) texts; returns their ids."""
+        """Add or replace (by id) texts; returns their ids (see ``add_texts``)."""
         request = _convert.write_request(texts, metadatas, ids, kwargs)
         if self._embeddings is not None and request["texts"]:
             request["vectors"] = await self._embeddings.aembed_documents(request["texts"])
@@ -153,16 +161,15 @@ class MiraVectorStore(RawObjectsMixin, VectorStore):
 
     @override
     def add_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
-        """Add or replace documents; ``Document.id`` is honoured (``ids=`` takes precedence)."""
-        ids = kwargs.pop("ids", None) or [doc.id for doc in documents]
-        return self.add_texts([d.page_content for d in documents], [d.metadata for d in documents], ids=ids, **kwargs)
+        """Add or replace a list of documents; ``Document.id`` is honoured (``ids=`` takes precedence)."""
+        texts, metadatas, doc_ids = _convert.document_columns(documents)
+        return self.add_texts(texts, metadatas, ids=kwargs.pop("ids", None) or doc_ids, **kwargs)
 
     @override
     async def aadd_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
         """Add or replace documents; ``Document.id`` is honoured (``ids=`` takes precedence)."""
-        ids = kwargs.pop("ids", None) or [doc.id for doc in documents]
-        texts, metadatas = [d.page_content for d in documents], [d.metadata for d in documents]
-        return await self.aadd_texts(texts, metadatas, ids=ids, **kwargs)
+        texts, metadatas, doc_ids = _convert.document_columns(documents)
+        return await self.aadd_texts(texts, metadatas, ids=kwargs.pop("ids", None) or doc_ids, **kwargs)
 
     @override
     def delete(
@@ -206,8 +213,8 @@ class MiraVectorStore(RawObjectsMixin, VectorStore):
 
     @override
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
-        """The documents with these ids, in the order given; unknown ids are skipped."""
-        return [_convert.to_document(record) for record in self._engine.get(list(ids))]
+        """The documents with these ids (a list, even of one), in the order given; unknown ids are skipped."""
+        return [_convert.to_document(record) for record in self._engine.get(ids)]
 
     @override
     async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
@@ -221,7 +228,7 @@ class MiraVectorStore(RawObjectsMixin, VectorStore):
     async def _ahits(
         self, query: str | None, vector: Sequence[float] | None, options: dict[str, Any]
     ) -> list[SearchHit]:
-        if vector is None and query and self._embeddings is not None and _convert.needs_vector(options):
+        if vector is None and self._embeddings is not None and _convert.needs_vector(query, options):
             vector = await self._embeddings.aembed_query(query)
         return await asyncio.to_thread(self._engine.search, query, vector=vector, **options)
 
@@ -305,7 +312,9 @@ class MiraVectorStore(RawObjectsMixin, VectorStore):
         )
 
     def hybrid_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
-        """The ``k`` best documents by fused dense and BM25 rankings (``fusion=``, ``alpha=``)."""
+        """The ``k`` best documents by fused dense and BM25 rankings (``fusion=``, ``alpha=``); each
+        side takes ``fetch_k`` candidates, at least ``k``, so the union fills ``k`` when it can.
+        """
         return _convert.documents(self._hits(query, None, _convert.fixed_options(k, kwargs, SearchMode.HYBRID)))
 
     async def ahybrid_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
@@ -343,8 +352,9 @@ class MiraVectorStore(RawObjectsMixin, VectorStore):
         **kwargs: Any,
     ) -> Self:
         """A new store (``**kwargs`` as in the constructor) holding these texts."""
+        request = _convert.write_request(texts, metadatas, ids, {})  # bad input fails before a store is made
         store = cls(embedding, **kwargs)
-        store.add_texts(texts, metadatas, ids=ids)
+        store.add_texts(request["texts"], request["metadatas"], ids=request["ids"])
         return store
 
     @classmethod
@@ -359,9 +369,10 @@ class MiraVectorStore(RawObjectsMixin, VectorStore):
         **kwargs: Any,
     ) -> Self:
         """A new store (``**kwargs`` as in the constructor) holding these texts."""
+        request = _convert.write_request(texts, metadatas, ids, {})  # bad input fails before a store is made
         # Opening touches disk or network and may probe the embedding: keep it off the loop.
         store = await asyncio.to_thread(cls, embedding, **kwargs)
-        await store.aadd_texts(texts, metadatas, ids=ids)
+        await store.aadd_texts(request["texts"], request["metadatas"], ids=request["ids"])
         return store
 
     @override

@@ -2,15 +2,17 @@
 
 A node is stored as one engine record: its id, its text (``MetadataMode.NONE``, which BM25
 indexes), its vector, and metadata made of two parts. ``_node_content`` / ``_node_type`` hold
-the whole node as JSON (LlamaIndex's own ``node_to_metadata_dict``), so nested or otherwise
-unstorable metadata, relationships and templates round-trip; the top-level metadata values the
-engine can store (str, int, float, bool, non-empty lists of one of them) are kept beside it as
-filterable fields, with LlamaIndex's ``doc_id`` / ``ref_doc_id`` / ``document_id``.
+the whole node as JSON (LlamaIndex's own ``node_to_metadata_dict``), so relationships and
+templates round-trip; the node's metadata is stored beside it as filterable fields, with
+LlamaIndex's ``doc_id`` / ``ref_doc_id`` / ``document_id``. Those fields follow the engine's one
+rule for metadata, as in the LangChain adapter: a value the engine cannot store and filter (a
+nested dict, an empty list, a mixed list, a reserved key) raises ``InvalidInputError`` when the
+node is added, instead of being silently unfilterable; serialise such values first (e.g.
+``json.dumps``). ``None`` values are dropped; dates and times go to the engine as they are.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -26,9 +28,8 @@ NODE_CONTENT_KEY = "_node_content"
 NODE_TYPE_KEY = "_node_type"
 #: The filterable field ``delete(ref_doc_id)`` and ``VectorStoreQuery.doc_ids`` use.
 REF_DOC_ID_KEY = "ref_doc_id"
-# Keys the engine refuses (its reserved prefix and Chroma's operator prefixes).
-_REFUSED_PREFIXES = ("_mira_", "$", "#")
-_SCALARS = (str, int, float, bool)
+#: The keys ``node_to_metadata_dict`` adds to a node's own metadata.
+LLAMA_KEYS = (NODE_CONTENT_KEY, NODE_TYPE_KEY, "document_id", "doc_id", REF_DOC_ID_KEY)
 
 #: LlamaIndex query mode -> (engine mode, whether MMR re-ranks the hits).
 MODES: dict[VectorStoreQueryMode, tuple[SearchMode, bool]] = {
@@ -51,33 +52,19 @@ class NodeRecord:
 
 
 def node_to_record(node: BaseNode) -> NodeRecord:
-    """Turn a node into the record the engine stores."""
+    """Turn a node into the record the engine stores (the engine validates its metadata)."""
     # TextNode kinds keep their text in the record's document only; other kinds (the
     # multimodal ``Node``) keep their whole resources in the JSON so they round-trip exactly.
     full = node_to_metadata_dict(node, remove_text=isinstance(node, TextNode), flat_metadata=False)
-    metadata = {key: value for key, value in full.items() if _storable(key, value)}
+    # The node's own values, not their JSON forms (a datetime stays a datetime), then
+    # LlamaIndex's keys, which win over user keys of the same name as in node_to_metadata_dict.
+    metadata = {**node.metadata, **{key: full[key] for key in LLAMA_KEYS}}
     return NodeRecord(
         id=node.node_id,
         text=node.get_content(metadata_mode=MetadataMode.NONE),
         metadata=metadata,
         embedding=node.embedding,
     )
-
-
-def _storable(key: str, value: object) -> bool:
-    """Whether the engine can store and filter this top-level metadata value."""
-    if key.startswith(_REFUSED_PREFIXES) or not key:
-        return False
-    if isinstance(value, list):
-        if not value or not all(isinstance(v, _SCALARS) for v in value):
-            return False
-        kinds = {bool if isinstance(v, bool) else float if isinstance(v, (int, float)) else str for v in value}
-        return len(kinds) == 1 and all(_storable_scalar(v) for v in value)
-    return isinstance(value, _SCALARS) and _storable_scalar(value)
-
-
-def _storable_scalar(value: object) -> bool:
-    return not isinstance(value, float) or math.isfinite(value)
 
 
 def record_to_node(record_id: str, document: str | None, metadata: Mapping[str, object]) -> BaseNode:

@@ -6,7 +6,7 @@ the sync method and its async twin cannot drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -29,19 +29,26 @@ class QueryOptions:
     forwards its ``vector_store_kwargs`` there); any other keyword is an error.
 
     Attributes:
-        fusion: how hybrid rankings are fused (default: the store's, reciprocal rank).
-        boosts: boost rules replacing the store's defaults (``[]`` for none).
+        fusion: how hybrid rankings are fused (default: the store's ``FusionConfig.method``,
+            weighted min-max unless the store was configured otherwise).
+        boosts: a list of boost rules replacing the store's defaults (``[]`` for none).
         mmr_threshold: MMR's lambda when ``VectorStoreQuery.mmr_threshold`` is unset
             (1 = relevance only, 0 = diversity only; default 0.5).
-        fetch_k: candidates taken (per side) before fusion, boosts and MMR; default: the
-            engine's (``max(10 * k, 200)`` when anything can reorder the top k). HYBRID's
-            ``hybrid_top_k`` form sets the per-side candidates itself.
+        fetch_k: candidates taken (per side) before fusion, boosts and MMR, at least the hits
+            returned; default: the engine's (``max(10 * k, 200)`` when anything can reorder the
+            top k). HYBRID's ``hybrid_top_k`` form sets the per-side candidates itself.
+
+    Raises:
+        ConfigError: for a ``fetch_k`` that is not an int >= 1.
     """
 
     fusion: FusionMethod | None = None
     boosts: Sequence[BoostRule] | None = None
     mmr_threshold: float | None = None
     fetch_k: int | None = None
+
+    def __post_init__(self) -> None:
+        check_top_k("fetch_k", self.fetch_k, error=ConfigError)
 
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any]) -> QueryOptions:
@@ -70,23 +77,36 @@ def search_request(query: VectorStoreQuery, options: QueryOptions) -> dict[str, 
       ``similarity_top_k``) lexical candidates, ``hybrid_top_k`` hits. Without it, ``sparse_top_k``
       only sets the lexical candidates. In SPARSE / TEXT_SEARCH mode ``sparse_top_k``, when set,
       is the number of hits.
+      Each side takes at least as many candidates as the hits returned, so the union of the two
+      fills the hits whenever enough nodes are allowed: a smaller ``similarity_top_k`` or
+      ``sparse_top_k`` only counts when it is larger.
     * ``node_ids`` and ``doc_ids`` (the nodes' ``ref_doc_id``) restrict the candidates before
       ranking, together with ``filters``. An empty list does not restrict, as in LlamaIndex's
       other stores: ``VectorStoreIndex.as_retriever`` passes ``node_ids=[]`` for a store that
       keeps the text (its index struct lists no nodes).
     * ``output_fields`` and ``embedding_field`` do not apply: whole nodes are returned.
+
+    Raises:
+        InvalidInputError: for a top-k that is not an int >= 1, or ``node_ids`` / ``doc_ids``
+            that are not lists of strings.
+        ConfigError: for a query mode the store cannot run.
     """
     mode, mmr = _convert.to_search_mode(query.mode)
+    for name in ("similarity_top_k", "sparse_top_k", "hybrid_top_k"):
+        check_top_k(name, getattr(query, name))
     k, fetch_k, lexical_fetch_k = _depths(query, mode)
+    node_ids = None if query.node_ids is None else as_list(query.node_ids, "node_ids", of="strings")
+    doc_ids = None if query.doc_ids is None else as_list(query.doc_ids, "doc_ids", of="strings")
     doc_filter: dict[str, object] | None = None
-    if query.doc_ids:
-        doc_filter = {_convert.REF_DOC_ID_KEY: {"$in": list(query.doc_ids)}}
+    if doc_ids:
+        doc_filter = {_convert.REF_DOC_ID_KEY: {"$in": doc_ids}}
     mmr_lambda = None
     if mmr:
         given = query.mmr_threshold if query.mmr_threshold is not None else options.mmr_threshold
         mmr_lambda = DEFAULT_MMR_THRESHOLD if given is None else given
     return {
-        "query": query.query_str or None,
+        # "" asks for no text in a dense query (search by the embedding); elsewhere it is an empty query.
+        "query": (query.query_str or None) if mode is SearchMode.DENSE else query.query_str,
         "vector": None if mode is SearchMode.LEXICAL else query.query_embedding,
         "k": k,
         "where": and_where(to_where(query.filters), doc_filter),
@@ -97,7 +117,7 @@ def search_request(query: VectorStoreQuery, options: QueryOptions) -> dict[str, 
         "fetch_k": options.fetch_k if fetch_k is None else fetch_k,
         "lexical_fetch_k": lexical_fetch_k,
         "mmr_lambda": mmr_lambda,
-        "ids": list(query.node_ids) if query.node_ids else None,
+        "ids": node_ids or None,
     }
 
 
@@ -124,13 +144,18 @@ def selection(
     *,
     required: bool = True,
 ) -> dict[str, Any]:
-    """``ids`` / ``where`` arguments of ``get`` and ``delete``."""
+    """``ids`` / ``where`` arguments of ``get`` and ``delete``.
+
+    Raises:
+        InvalidInputError: for ``node_ids`` that are not a list (a single id goes in a list),
+            or a delete with neither ids nor filters.
+    """
     no_options(method, kwargs)
     where = to_where(filters)
     if required and node_ids is None and where is None:
         msg = f"{method} needs node_ids or filters; call clear() to delete every node"
         raise InvalidInputError(msg)
-    return {"ids": None if node_ids is None else list(node_ids), "where": where}
+    return {"ids": None if node_ids is None else as_list(node_ids, "node_ids", of="strings"), "where": where}
 
 
 def ref_doc_where(ref_doc_id: str, kwargs: Mapping[str, Any]) -> dict[str, object]:
@@ -145,6 +170,51 @@ def no_options(method: str, kwargs: Mapping[str, Any]) -> None:
     if kwargs:
         msg = f"MiraVectorStore.{method} takes no extra options, got {sorted(kwargs)}"
         raise ConfigError(msg)
+
+
+def as_list(value: object, name: str, *, of: str, single: tuple[type, ...] = ()) -> list[Any]:
+    """``value`` as a list, refusing a lone item where a list is expected.
+
+    A str, bytes or dict (or an instance of ``single``) is one item: ``list("ab")`` would be
+    the ids ``"a"`` and ``"b"``.
+
+    Raises:
+        InvalidInputError: naming the argument and the fix (wrap it in a list).
+    """
+    if isinstance(value, (str, bytes, bytearray, Mapping, *single)):
+        kind = "dict" if isinstance(value, Mapping) else type(value).__name__
+        msg = f"{name} must be a list of {of}, got a single {kind}; wrap it in a list"
+        raise InvalidInputError(msg)
+    if not isinstance(value, Iterable):
+        msg = f"{name} must be a list of {of}, got {type(value).__name__}"
+        raise InvalidInputError(msg)
+    return list(value)
+
+
+def check_nodes(nodes: object) -> list[BaseNode]:
+    """The nodes of an ``add``: a list of ``BaseNode``.
+
+    Raises:
+        InvalidInputError: for a single node (or str) where a list is expected, or an item
+            that is not a node.
+    """
+    checked = as_list(nodes, "nodes", of="nodes", single=(BaseNode,))
+    for i, node in enumerate(checked):
+        if not isinstance(node, BaseNode):
+            msg = f"nodes[{i}] must be a LlamaIndex node (TextNode, Document, ...), got {type(node).__name__}"
+            raise InvalidInputError(msg)
+    return checked
+
+
+def check_top_k(name: str, value: object, *, error: type[Exception] = InvalidInputError) -> None:
+    """A top-k or candidate count: ``None`` (unset) or an int >= 1.
+
+    Raises:
+        InvalidInputError: (or ``error``) naming the field and what it accepts.
+    """
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        msg = f"{name} must be an int >= 1, got {value!r}"
+        raise error(msg)
 
 
 def texts_to_embed(nodes: Sequence[BaseNode]) -> list[str]:

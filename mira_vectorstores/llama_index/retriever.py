@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -17,8 +17,17 @@ from llama_index.core.vector_stores.types import (
 )
 from typing_extensions import override
 
-from mira_vectorstores.engine import BoostRule, FusionMethod, SearchMode, enum_value
-from mira_vectorstores.llama_index import _convert
+from mira_vectorstores.engine import (
+    BoostRule,
+    ConfigError,
+    FieldBoost,
+    FusionMethod,
+    RecencyBoost,
+    SearchMode,
+    ThresholdBoost,
+    enum_value,
+)
+from mira_vectorstores.llama_index import _convert, _requests
 from mira_vectorstores.llama_index.vector_store import MiraVectorStore
 
 
@@ -83,7 +92,7 @@ class MiraRetriever(BaseRetriever):
             vector_store: the store to search.
             embed_model: embeds queries; ``None`` leaves it to the store's embedder (modes that
                 need a vector then need a store opened with ``embed_model=``).
-            similarity_top_k: hits to return.
+            similarity_top_k: hits to return (an int >= 1).
             mode: DEFAULT (dense), SPARSE / TEXT_SEARCH (BM25), HYBRID or MMR.
             fusion: how HYBRID fuses the rankings (default: the store's, weighted min-max).
             alpha: HYBRID's weight of the dense side (0 = BM25 only, 1 = dense only).
@@ -94,14 +103,29 @@ class MiraRetriever(BaseRetriever):
             mmr_threshold: MMR's lambda (1 = relevance only, 0 = diversity only).
             sparse_top_k: lexical candidates in HYBRID mode; the hits in SPARSE mode.
             hybrid_top_k: hits in HYBRID mode (``similarity_top_k`` then counts dense candidates).
-            fetch_k: candidates taken before fusion, boosts and MMR (default: the engine's).
+            fetch_k: candidates taken before fusion, boosts and MMR, at least the hits returned
+                (default: the engine's).
             callback_manager: LlamaIndex callbacks.
             verbose: LlamaIndex's verbose flag.
 
         Raises:
-            ConfigError: for a query mode the store cannot run, or an unknown fusion method.
+            ConfigError: for a query mode the store cannot run, an unknown fusion method, a
+                top-k or ``fetch_k`` that is not an int >= 1, or ``boosts`` that are not a list.
+            InvalidInputError: for ``node_ids`` / ``doc_ids`` that are not lists of strings.
         """
-        _convert.to_search_mode(mode)  # fail now, not at the first query
+        # Fail now, not at the first query.
+        _convert.to_search_mode(mode)
+        for name, value in (
+            ("similarity_top_k", similarity_top_k),
+            ("sparse_top_k", sparse_top_k),
+            ("hybrid_top_k", hybrid_top_k),
+            ("fetch_k", fetch_k),
+        ):
+            _requests.check_top_k(name, value, error=ConfigError)
+        if isinstance(boosts, (Mapping, FieldBoost, ThresholdBoost, RecencyBoost)):
+            kind = "dict" if isinstance(boosts, Mapping) else type(boosts).__name__
+            msg = f"boosts must be a list of rules, got a single {kind}; wrap it in a list: boosts=[rule]"
+            raise ConfigError(msg)
         self.vector_store = vector_store
         self.embed_model = embed_model
         self.similarity_top_k = similarity_top_k
@@ -110,8 +134,8 @@ class MiraRetriever(BaseRetriever):
         self.alpha = alpha
         self.boosts = None if boosts is None else list(boosts)
         self.filters = filters
-        self.node_ids = None if node_ids is None else list(node_ids)
-        self.doc_ids = None if doc_ids is None else list(doc_ids)
+        self.node_ids = None if node_ids is None else _requests.as_list(node_ids, "node_ids", of="strings")
+        self.doc_ids = None if doc_ids is None else _requests.as_list(doc_ids, "doc_ids", of="strings")
         self.mmr_threshold = mmr_threshold
         self.sparse_top_k = sparse_top_k
         self.hybrid_top_k = hybrid_top_k
@@ -134,7 +158,9 @@ class MiraRetriever(BaseRetriever):
 
     def _needs_embedding(self, query_bundle: QueryBundle) -> bool:
         dense_side = _convert.to_search_mode(self.mode)[0] is not SearchMode.LEXICAL
-        return self.embed_model is not None and dense_side and bool(query_bundle.embedding_strs)
+        # A blank query is refused by the engine: nothing to embed.
+        has_text = any(text.strip() for text in query_bundle.embedding_strs)
+        return self.embed_model is not None and dense_side and has_text
 
     def _query(self, query_bundle: QueryBundle, embedding: list[float] | None) -> VectorStoreQuery:
         return VectorStoreQuery(

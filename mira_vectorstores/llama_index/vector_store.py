@@ -27,6 +27,7 @@ from typing_extensions import override
 
 from mira_vectorstores.engine import (
     BoostRule,
+    ConfigError,
     Embedder,
     HybridStore,
     InvalidInputError,
@@ -73,7 +74,18 @@ class MiraVectorStore(BasePydanticVectorStore):
         Args:
             engine: the store; its embedder (if any) embeds nodes that arrive without an
                 embedding and queries that arrive without ``query_embedding``.
+
+        Raises:
+            ConfigError: when ``engine`` is not a ``HybridStore`` (open one with
+                ``MiraVectorStore.in_memory()``, ``.persistent(path, name)`` or ``.connect(host)``).
         """
+        if not isinstance(engine, HybridStore):
+            msg = (
+                f"MiraVectorStore(engine) wraps a HybridStore, got {type(engine).__name__}; open a store with "
+                "MiraVectorStore.in_memory(), MiraVectorStore.persistent(path, name) or "
+                "MiraVectorStore.connect(host, port, name)"
+            )
+            raise ConfigError(msg)
         super().__init__(stores_text=True)
         self._engine = engine
         embedder = engine.embedder
@@ -137,16 +149,29 @@ class MiraVectorStore(BasePydanticVectorStore):
     # -- writes ------------------------------------------------------------------------
     @override
     def add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
-        """Upsert nodes: re-adding a node id replaces its text, metadata and embedding."""
+        """Upsert nodes: re-adding a node id replaces its text, metadata and embedding.
+
+        ``nodes`` is a list, even of one. A node's metadata follows the engine's rule (str,
+        int, float, bool, a non-empty list of one of them, a date or time; ``None`` dropped);
+        in an error message ``metadatas[i]`` is ``nodes[i].metadata``. A node with empty text
+        is stored: ``get_nodes``, filters and dense queries find it; SPARSE / TEXT_SEARCH never
+        match it.
+
+        Raises:
+            InvalidInputError: for a single node, a node without an embedding and no embedder,
+                or metadata the engine cannot store and filter (nothing is written).
+        """
         _requests.no_options("add", kwargs)
+        nodes = _requests.check_nodes(nodes)
         missing = _requests.texts_to_embed(nodes)
         vectors = self._engine_embedder("add").embed_documents(missing) if missing else None
         return self._upsert(nodes, vectors)
 
     @override
     async def async_add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
-        """Upsert nodes without blocking the event loop."""
+        """Upsert nodes without blocking the event loop (see ``add``)."""
         _requests.no_options("async_add", kwargs)
+        nodes = _requests.check_nodes(nodes)
         missing = _requests.texts_to_embed(nodes)
         vectors = None
         if missing and self._embed_model is not None:
@@ -250,6 +275,7 @@ class MiraVectorStore(BasePydanticVectorStore):
             and _requests.needs_vector(request)
             and self._embed_model is not None
             and query.query_str
+            and query.query_str.strip()  # a blank query is refused by the engine, not embedded
         ):
             request["vector"] = await self._embed_model.aget_query_embedding(query.query_str)
         return _to_result(await asyncio.to_thread(partial(self._engine.search, **request)))
@@ -297,4 +323,12 @@ def _node_id(node: BaseNode | str) -> str:
 
 
 def _embedder(embed_model: BaseEmbedding | None) -> _convert.LlamaEmbedder | None:
-    return None if embed_model is None else _convert.LlamaEmbedder(embed_model)
+    if embed_model is None:
+        return None
+    if not isinstance(embed_model, BaseEmbedding):
+        msg = (
+            "embed_model must be a LlamaIndex BaseEmbedding (or None to keep the vectors LlamaIndex computes), "
+            f"got {type(embed_model).__name__}"
+        )
+        raise ConfigError(msg)
+    return _convert.LlamaEmbedder(embed_model)

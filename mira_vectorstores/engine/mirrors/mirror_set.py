@@ -51,13 +51,19 @@ class Mirrors:
         )
 
     def object_of(self, record_id: str) -> ObjectInfo | None:
-        """The raw-object facts of a live record (``None``: unknown id, or not an object)."""
+        """The raw-object facts of a live record (``None``: unknown id, or not an object).
+
+        Raises:
+            CorruptedObjectError: its reserved object metadata is malformed (written by another
+                Chroma client); the message names the record and the key.
+        """
         row = self.records.row_of.get(record_id)
-        return None if row is None else reserved.object_info(self.records.metas[row])
+        return None if row is None else reserved.read_object(self.records.metas[row], record_id)
 
     def payload_digests(self) -> set[str]:
-        """The sha256 of every payload a live record refers to."""
-        return {str(m[reserved.SHA256]) for m in self.records.metas if reserved.SHA256 in m}
+        """The sha256 of every payload a live record refers to (malformed digests left out)."""
+        digests = (m.get(reserved.SHA256) for m in self.records.metas)
+        return {d for d in digests if reserved.is_sha256(d)}
 
     def duplicate_pairs(self, node: Node, threshold: float) -> list[DuplicatePair]:
         """Pairs of live records matching ``node`` whose cosine is at least ``threshold``, most similar first."""

@@ -21,7 +21,7 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from mira_vectorstores.engine import reserved
+from mira_vectorstores.engine import reserved, times
 from mira_vectorstores.engine.query.filters import Column, Mask, Node
 
 
@@ -139,7 +139,7 @@ class RecordsMirror:
         if column is None:
             if isinstance(self.metas, Packed):
                 self.metas = self.metas.unpack()  # decoded once for every field
-            column = Column.build([m.get(key) for m in self.metas])
+            column = Column.build([times.field_value(m, key) for m in self.metas])
             self._columns[key] = column
         return column
 

@@ -19,11 +19,12 @@ import json
 import math
 import operator
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from mira_vectorstores.engine import times
 from mira_vectorstores.engine.errors import ConfigError
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -109,8 +110,8 @@ class ThresholdBoost:
 class RecencyBoost:
     """Decay by age: ``0.5 ** (age / half_life)`` on a timestamp field.
 
-    The field holds epoch seconds or an ISO-8601 string; records without it, or dated in
-    the future, keep their score. ``weight`` blends the decay in: the factor is
+    The field holds a ``datetime`` / ``date``, epoch seconds or an ISO-8601 string; records
+    without it, or dated in the future, keep their score. ``weight`` blends the decay in: the factor is
     ``(1 - weight) + weight * decay``, so ``weight=0.5`` never more than halves a score.
     """
 
@@ -163,11 +164,23 @@ def boost_from_dict(data: Mapping[str, object]) -> BoostRule:
 
 
 def parse_boosts(rules: Sequence[BoostLike] | None) -> tuple[BoostRule, ...]:
-    """Accept rule objects or their dict forms; validate them."""
+    """Accept a list of rule objects or their dict forms; validate them.
+
+    Raises:
+        ConfigError: for a single rule or dict where a list is expected (wrap it in a list), or
+            an item that is not a rule.
+    """
     if rules is None:
         return ()
-    if isinstance(rules, (str, bytes, Mapping)):
-        msg = f"boosts must be a list of rules, got {type(rules).__name__}"
+    if isinstance(rules, (Mapping, *_RULE_TYPES.values())):
+        kind = "dict" if isinstance(rules, Mapping) else type(rules).__name__
+        msg = f"boosts must be a list of rules, got a single {kind}; wrap it in a list: boosts=[rule]"
+        raise ConfigError(msg)
+    if isinstance(rules, (str, bytes)) or not isinstance(rules, Iterable):
+        msg = (
+            "boosts must be a list of rules (FieldBoost, ThresholdBoost, RecencyBoost or their dicts), "
+            f"got {type(rules).__name__}"
+        )
         raise ConfigError(msg)
     parsed: list[BoostRule] = []
     for rule in rules:
@@ -219,7 +232,9 @@ def _epoch_seconds(value: object) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value)
+        return float(value)  # a stored date or time is its timestamp (``times.py``)
+    if times.is_moment(value):
+        return times.seconds(value)  # type: ignore[arg-type]
     if isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value)

@@ -18,36 +18,68 @@ loop over dicts.
 
 from __future__ import annotations
 
-import re
+import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol
 
 import numpy as np
+import re2
 from numpy.typing import NDArray
 
+from mira_vectorstores.engine import times
 from mira_vectorstores.engine.errors import FilterError
+from mira_vectorstores.engine.types import INT64_MAX, INT64_MIN
 
 Mask = NDArray[np.bool_]
 _SCALAR = (str, int, float, bool)
-_COMPARE: dict[str, Callable[[np.ndarray, float], Mask]] = {
+_COMPARE: dict[str, Callable[[np.ndarray, Any], Mask]] = {
+    "$eq": np.equal,
     "$gt": np.greater,
     "$gte": np.greater_equal,
     "$lt": np.less,
     "$lte": np.less_equal,
 }
 _TEXT_OPS = ("$text_match", "$text_match_insensitive")
-_FIELD_OPS = ("$eq", "$ne", "$in", "$nin", "$contains", "$not_contains", "$exists", *_TEXT_OPS, *_COMPARE)
+_RANGE_OPS = ("$gt", "$gte", "$lt", "$lte")
+_FIELD_OPS = ("$eq", "$ne", "$in", "$nin", "$contains", "$not_contains", "$exists", *_TEXT_OPS, *_RANGE_OPS)
 _DOC_OPS = ("$contains", "$not_contains", "$icontains", "$regex", "$not_regex")
+#: Floats this many units in the last place apart compare equal (Chroma's own rounding: ``_near``).
+FLOAT_TOLERANCE_ULPS = 2
+#: How deep ``$and`` / ``$or`` / ``$not`` may nest; deeper filters get a ``FilterError``.
+MAX_FILTER_DEPTH = 64
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+#: What RE2's messages say about the constructs it refuses, and their names.
+_UNSUPPORTED = (
+    ("invalid escape sequence: \\1", "a backreference"),
+    ("invalid perl operator: (?P", "a named backreference"),
+    ("invalid escape sequence: \\", "a backreference or an unsupported escape"),
+    ("invalid perl operator: (?=", "a lookahead"),
+    ("invalid perl operator: (?!", "a negative lookahead"),
+    ("invalid perl operator: (?<=", "a lookbehind"),
+    ("invalid perl operator: (?<!", "a negative lookbehind"),
+    ("invalid perl operator", "an unsupported group construct"),
+)
 
 
 # ----------------------------------------------------------------------------- columns
 @dataclass(slots=True)
 class Column:
-    """One metadata field over all rows, split by value type (numpy arrays of length n)."""
+    """One metadata field over all rows, split by value type (numpy arrays of length n).
+
+    Numbers compare exactly: ints through their int64 column (floats round above 2**53), and
+    dates and times through their microseconds; a date or time compares with a plain number as
+    its POSIX timestamp in seconds.
+    """
 
     present: Mask
-    numbers: NDArray[np.float64]  # NaN where the value is not an int/float
+    numbers: NDArray[np.float64]  # NaN where the value is not a number (a date or time: its seconds)
+    ints: NDArray[np.int64]  # the exact value where ``is_int``
+    is_int: Mask
+    micros: NDArray[np.int64]  # microseconds since the epoch where ``is_time``
+    is_time: Mask
     strings: NDArray[np.int32]  # code of the string value, -1 where not a string
     string_codes: dict[str, int]
     booleans: NDArray[np.int8]  # 0/1, -1 where not a bool
@@ -59,6 +91,10 @@ class Column:
         n = len(values)
         present = np.zeros(n, dtype=bool)
         numbers = np.full(n, np.nan)
+        ints = np.zeros(n, dtype=np.int64)
+        is_int = np.zeros(n, dtype=bool)
+        micros = np.zeros(n, dtype=np.int64)
+        is_time = np.zeros(n, dtype=bool)
         strings = np.full(n, -1, dtype=np.int32)
         booleans = np.full(n, -1, dtype=np.int8)
         codes: dict[str, int] = {}
@@ -69,22 +105,43 @@ class Column:
             present[row] = True
             if isinstance(value, bool):
                 booleans[row] = int(value)
-            elif isinstance(value, (int, float)):
+            elif isinstance(value, int):
+                numbers[row] = value
+                if INT64_MIN <= value <= INT64_MAX:
+                    ints[row], is_int[row] = value, True
+            elif isinstance(value, float):
                 numbers[row] = value
             elif isinstance(value, str):
                 strings[row] = codes.setdefault(value, len(codes))
+            elif times.is_moment(value):
+                micros[row] = times.micros(value)  # type: ignore[arg-type]
+                numbers[row], is_time[row] = micros[row] / 1_000_000, True
             elif isinstance(value, (list, tuple)):
                 lists[row] = frozenset(_typed(v) for v in value)
-        return cls(present, numbers, strings, codes, booleans, lists)
+        return cls(present, numbers, ints, is_int, micros, is_time, strings, codes, booleans, lists)
 
     def equals(self, value: object) -> Mask:
-        """Rows whose scalar value equals ``value`` (numbers by value, bools only as bools)."""
+        """Rows whose scalar value equals ``value`` (numbers by value as in ``compare``, bools only as bools)."""
         if isinstance(value, bool):
             return np.equal(self.booleans, int(value))
-        if isinstance(value, (int, float)):
-            return np.equal(self.numbers, value)
+        if isinstance(value, (int, float, date)):
+            return self.compare("$eq", value)
         code = self.string_codes.get(str(value), -2)
         return np.equal(self.strings, code)
+
+    def compare(self, op: str, value: object) -> Mask:
+        """Rows whose number, date or time stands in ``op`` to ``value``: ints and times exactly,
+        floats within ``FLOAT_TOLERANCE_ULPS`` (see ``_near``).
+        """
+        if times.is_moment(value):
+            exact = times.micros(value)  # type: ignore[arg-type]
+            timed = self.is_time & _COMPARE[op](self.micros, exact)
+            return timed | (~self.is_time & _near(op, self.numbers, exact / 1_000_000))
+        if isinstance(value, int):
+            exact_ints = self.is_int & _COMPARE[op](self.ints, value)
+        else:
+            exact_ints = self.is_int & _int_bound(op, float(value), self.ints)  # type: ignore[arg-type]
+        return exact_ints | (~self.is_int & _near(op, self.numbers, float(value)))  # type: ignore[arg-type]
 
     def substring(self, needle: str, *, ignore_case: bool) -> Mask:
         """Rows whose string value contains ``needle``."""
@@ -96,21 +153,66 @@ class Column:
         return np.isin(self.strings, np.asarray(codes, dtype=np.int32))
 
     def contains(self, value: object) -> Mask:
-        """Rows whose list value has ``value`` as a member."""
+        """Rows whose list value has ``value`` as a member (a float: within the tolerance of ``compare``)."""
         mask = np.zeros(len(self.present), dtype=bool)
         member = _typed(value)
-        rows = [row for row, members in self.lists.items() if member in members]
+        if type(value) is float:  # float members within the tolerance, as ``compare`` does
+            low, high = _tolerance(value)
+            rows = [
+                row
+                for row, members in self.lists.items()
+                if any(tag is float and low <= v <= high for tag, v in members)  # type: ignore[operator]
+            ]
+        else:
+            rows = [row for row, members in self.lists.items() if member in members]
         mask[rows] = True
         return mask
 
 
 def _typed(value: object) -> tuple[type, object]:
-    # bool before int: True must not match 1, as in Chroma.
+    # bool before int: True must not match 1, as in Chroma. Ints and floats share a tag and keep
+    # their value: Python compares and hashes them exactly (2**60 + 1 is not 2.0**60).
     if isinstance(value, bool):
         return (bool, value)
     if isinstance(value, (int, float)):
-        return (float, float(value))
+        return (float, value)
     return (type(value), value)
+
+
+def _near(op: str, numbers: NDArray[np.float64], value: float) -> Mask:
+    """``number op value`` where floats within ``FLOAT_TOLERANCE_ULPS`` units in the last place
+    of ``value`` count as equal to it: Chroma stores some floats up to 2 ulps off what was written
+    (and reads a filter's operand the same way), so a value written as ``x`` equals ``x``.
+    """
+    low, high = _tolerance(value)
+    with np.errstate(invalid="ignore"):  # NaN: not a number in this row
+        if op == "$eq":
+            return (numbers >= low) & (numbers <= high)
+        if op in ("$gt", "$lte"):
+            return numbers > high if op == "$gt" else numbers <= high
+        return numbers >= low if op == "$gte" else numbers < low
+
+
+def _tolerance(value: float) -> tuple[float, float]:
+    """The floats that count as equal to ``value``: ``FLOAT_TOLERANCE_ULPS`` either side."""
+    low = high = np.float64(value)
+    with np.errstate(over="ignore"):  # next to the largest float is infinity: fine as a bound
+        for _ in range(FLOAT_TOLERANCE_ULPS):
+            low, high = np.nextafter(low, -np.inf), np.nextafter(high, np.inf)
+    return float(low), float(high)
+
+
+def _int_bound(op: str, value: float, ints: NDArray[np.int64]) -> Mask:
+    """``i op value`` for int64 ``i``, exact: against the nearest integer on the right side of ``value``."""
+    if op == "$eq":
+        if not value.is_integer() or not INT64_MIN <= value <= INT64_MAX:
+            return np.zeros(len(ints), dtype=bool)
+        return np.equal(ints, int(value))
+    bound = math.floor(value) if op in ("$gt", "$lte") else math.ceil(value)
+    if bound > INT64_MAX or bound < INT64_MIN:
+        above = bound > INT64_MAX  # every int is below the bound
+        return np.full(len(ints), above == (op in ("$lt", "$lte")))
+    return _COMPARE[op](ints, np.int64(bound))
 
 
 class Table(Protocol):
@@ -215,8 +317,7 @@ class FieldOp:
             return column.present if self.value else ~column.present
         if self.op in _TEXT_OPS:
             return column.substring(str(self.value), ignore_case=self.op == "$text_match_insensitive")
-        with np.errstate(invalid="ignore"):
-            return _COMPARE[self.op](column.numbers, float(self.value))  # type: ignore[arg-type]
+        return column.compare(self.op, self.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,13 +326,14 @@ class DocumentOp:
 
     op: str
     value: str
+    regex: re2._Regexp | None = field(default=None, compare=False)  # compiled for ``$regex`` / ``$not_regex``
 
     def mask(self, table: Table) -> Mask:
         """Rows whose document satisfies the operator (a missing document is empty text)."""
         docs = table.documents()
-        if self.op in ("$regex", "$not_regex"):
-            pattern = re.compile(self.value)
-            test: Callable[[str], bool] = lambda d: pattern.search(d) is not None  # noqa: E731
+        if self.regex is not None:
+            regex = self.regex
+            test: Callable[[str], bool] = lambda d: regex.search(d) is not None  # noqa: E731
         elif self.op == "$icontains":
             needle = self.value.casefold()
             test = lambda d: needle in d.casefold()  # noqa: E731
@@ -279,20 +381,27 @@ def _fail(path: str, problem: str) -> FilterError:
     return FilterError(f"invalid filter at {path}: {problem}")
 
 
-def _logical(value: object, path: str, parse: Callable[[Mapping[str, object], str], Node]) -> tuple[Node, ...]:
+def _logical(value: object, path: str, depth: int, parse: Callable[[object, str, int], Node]) -> tuple[Node, ...]:
     if not isinstance(value, (list, tuple)) or not value:
-        raise _fail(path, f"expects a non-empty list of filters, got {value!r}")
+        raise _fail(path, f"expects a non-empty list of filters, got {_short(value)}")
     children = []
     for i, child in enumerate(value):
         where = f"{path}[{i}]"
         if not isinstance(child, Mapping) or not child:
-            problem = f"expects a non-empty dict, got {child!r}"
-            raise _fail(where, problem)
-        children.append(parse(child, where))
+            raise _fail(where, f"expects a non-empty dict, got {_short(child)}")
+        children.append(parse(child, where, depth + 1))
     return tuple(children)
 
 
-def _parse_where(where: object, path: str) -> Node:
+def _check_depth(path: str, depth: int) -> None:
+    if depth > MAX_FILTER_DEPTH:
+        raise _fail(
+            path[:120] + "...", f"nests deeper than {MAX_FILTER_DEPTH} levels (MAX_FILTER_DEPTH); flatten the filter"
+        )
+
+
+def _parse_where(where: object, path: str, depth: int = 1) -> Node:
+    _check_depth(path, depth)
     if not isinstance(where, Mapping):
         raise _fail(path, f"expects a dict, got {type(where).__name__}")
     if not where:
@@ -300,16 +409,16 @@ def _parse_where(where: object, path: str) -> Node:
     nodes: list[Node] = []
     for key, value in where.items():
         if not isinstance(key, str):
-            raise _fail(path, f"field names must be strings, got {key!r}")
+            raise _fail(path, f"field names must be strings, got {_short(key)}")
         sub = f"{path}.{key}"
         if key == "$and":
-            nodes.append(And(_logical(value, sub, _parse_where)))
+            nodes.append(And(_logical(value, sub, depth, _parse_where)))
         elif key == "$or":
-            nodes.append(Or(_logical(value, sub, _parse_where)))
+            nodes.append(Or(_logical(value, sub, depth, _parse_where)))
         elif key == "$not":
-            nodes.append(Not(_parse_where(value, sub)))
+            nodes.append(Not(_parse_where(value, sub, depth + 1)))
         elif key.startswith("$"):
-            raise _fail(path, f"unknown logical operator {key!r}; use $and, $or or $not")
+            raise _fail(path, f"unknown logical operator {_short(key)}; use $and, $or or $not")
         else:
             nodes.append(_parse_field(key, value, sub))
     return nodes[0] if len(nodes) == 1 else And(tuple(nodes))
@@ -320,23 +429,24 @@ def _parse_field(key: str, spec: object, path: str) -> Node:
         _check_scalar(spec, path)
         return FieldOp(key, "$eq", spec)
     if len(spec) != 1:
-        raise _fail(path, f"expects exactly one operator, got {sorted(spec)}; combine several with $and")
+        raise _fail(path, f"expects exactly one operator, got {sorted(map(str, spec))}; combine several with $and")
     op, value = next(iter(spec.items()))
     sub = f"{path}.{op}"
     if op not in _FIELD_OPS:
-        raise _fail(path, f"unknown operator {op!r}; valid: {', '.join(_FIELD_OPS)}")
-    if op in _COMPARE:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _fail(sub, f"expects a number, got {value!r}")
+        raise _fail(path, f"unknown operator {_short(op)}; valid: {', '.join(_FIELD_OPS)}")
+    if op in _RANGE_OPS:
+        if isinstance(value, bool) or not isinstance(value, (int, float, date)):
+            raise _fail(sub, f"expects a number, a date or a datetime, got {_short(value)}")
+        _check_scalar(value, sub)
     elif op in ("$in", "$nin"):
         if not isinstance(value, (list, tuple)) or not value:
-            raise _fail(sub, f"expects a non-empty list, got {value!r}")
+            raise _fail(sub, f"expects a non-empty list, got {_short(value)}")
         for i, item in enumerate(value):
             _check_scalar(item, f"{sub}[{i}]")
         value = tuple(value)
     elif op == "$exists":
         if not isinstance(value, bool):
-            raise _fail(sub, f"expects true or false, got {value!r}")
+            raise _fail(sub, f"expects true or false, got {_short(value)}")
     elif op in _TEXT_OPS:
         if not isinstance(value, str):
             raise _fail(sub, f"expects a string, got {type(value).__name__}")
@@ -346,30 +456,57 @@ def _parse_field(key: str, spec: object, path: str) -> Node:
 
 
 def _check_scalar(value: object, path: str) -> None:
-    if not isinstance(value, _SCALAR):
-        raise _fail(path, f"expects a str, int, float or bool, got {type(value).__name__}")
+    if not isinstance(value, (*_SCALAR, date)):
+        raise _fail(path, f"expects a str, int, float, bool, date or datetime, got {type(value).__name__}")
     if isinstance(value, float) and not np.isfinite(value):
         raise _fail(path, f"expects a finite number, got {value!r}")
+    if isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
+        raise _fail(path, f"{value} is outside the 64-bit integer range metadata can hold")
 
 
-def _parse_document(where: object, path: str) -> Node:
+def _short(value: object) -> str:
+    """A value for a message, cut short (hostile filters can be huge)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _parse_document(where: object, path: str, depth: int = 1) -> Node:
+    _check_depth(path, depth)
     if not isinstance(where, Mapping) or len(where) != 1:
-        raise _fail(path, f"expects a dict with exactly one operator, got {where!r}")
+        raise _fail(path, f"expects a dict with exactly one operator, got {_short(where)}")
     op, value = next(iter(where.items()))
     sub = f"{path}.{op}"
     if op == "$and":
-        return And(_logical(value, sub, _parse_document))
+        return And(_logical(value, sub, depth, _parse_document))
     if op == "$or":
-        return Or(_logical(value, sub, _parse_document))
+        return Or(_logical(value, sub, depth, _parse_document))
     if op == "$not":
-        return Not(_parse_document(value, sub))
+        return Not(_parse_document(value, sub, depth + 1))
     if op not in _DOC_OPS:
-        raise _fail(path, f"unknown operator {op!r}; valid: {', '.join((*_DOC_OPS, '$and', '$or'))}")
+        raise _fail(path, f"unknown operator {_short(op)}; valid: {', '.join((*_DOC_OPS, '$and', '$or'))}")
     if not isinstance(value, str):
         raise _fail(sub, f"expects a string, got {type(value).__name__}")
     if op in ("$regex", "$not_regex"):
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise _fail(sub, f"is not a valid regular expression ({exc})") from None
+        return DocumentOp(op, value, compile_regex(value, sub))
     return DocumentOp(op, value)
+
+
+def compile_regex(pattern: str, path: str = "$regex") -> re2._Regexp:
+    """Compile a ``$regex`` with RE2, which runs in time linear in the text, as Chroma's own engine does.
+
+    Raises:
+        FilterError: for an invalid pattern, or a construct RE2 cannot run (backreferences, lookaround).
+    """
+    try:
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        construct = next((name for marker, name in _UNSUPPORTED if marker in reason), None)
+        if construct is not None:
+            problem = (
+                f"uses {construct} ({reason}), which a linear-time regex engine cannot run (as in Chroma); "
+                "rewrite the pattern without it"
+            )
+        else:
+            problem = f"is not a valid regular expression ({reason}); the syntax is RE2's, as in Chroma"
+        raise _fail(path, problem) from None

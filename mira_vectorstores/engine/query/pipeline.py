@@ -59,13 +59,12 @@ class SearchPlan:
 
     def __post_init__(self) -> None:
         if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k <= 0:
-            msg = f"k must be a positive int, got {self.k!r}"
+            msg = f"k must be an int >= 1 (the number of hits), got {self.k!r}"
             raise InvalidInputError(msg)
-        # A hybrid search fills k from the union of both sides, so one side may fetch fewer.
-        floor = 1 if self.mode is SearchMode.HYBRID else self.k
+        # Below k is accepted: each side takes at least k anyway (``depth``, ``lexical_depth``).
         for name, value in (("fetch_k", self.fetch_k), ("lexical_fetch_k", self.lexical_fetch_k)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < floor):
-                msg = f"{name} must be an int >= {floor} (k is {self.k}, mode {self.mode.value}), got {value!r}"
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                msg = f"{name} must be an int >= 1 (candidates per side; k={self.k} are always taken), got {value!r}"
                 raise InvalidInputError(msg)
         if not 0.0 <= self.alpha <= 1.0:
             msg = f"alpha must be in [0, 1] (the weight of the dense side), got {self.alpha!r}"
@@ -91,9 +90,11 @@ class SearchPlan:
 
     @property
     def depth(self) -> int:
-        """Candidates taken from each side before fusion, boosts, threshold and MMR."""
+        """Candidates taken from each side before fusion, boosts, threshold and MMR: at least
+        ``k``, so that a hybrid search's union (and any single side) can fill ``k``.
+        """
         if self.fetch_k is not None:
-            return self.fetch_k
+            return max(self.fetch_k, self.k)
         if self.mode is SearchMode.DENSE and not self.boosts and self.mmr_lambda is None:
             return self.k  # nothing can reorder the dense top k
         return max(10 * self.k, 200)  # SciFact: 200 per side beats 100 (0.735 vs 0.734), 400 adds nothing
@@ -108,8 +109,8 @@ class SearchPlan:
 
     @property
     def lexical_depth(self) -> int:
-        """Candidates taken from the lexical side (``lexical_fetch_k``, else ``depth``)."""
-        return self.lexical_fetch_k if self.lexical_fetch_k is not None else self.depth
+        """Candidates taken from the lexical side (``lexical_fetch_k``, else ``depth``; at least ``k``)."""
+        return max(self.lexical_fetch_k, self.k) if self.lexical_fetch_k is not None else self.depth
 
 
 def run(mirrors: Mirrors, plan: SearchPlan, *, now: float | None = None) -> list[SearchHit]:

@@ -276,6 +276,14 @@ class ChromaStorage:
             found.update(got["ids"])
         return found
 
+    def metadatas_of(self, ids: Sequence[str]) -> dict[str, dict[str, object]]:
+        """The metadata Chroma holds for these ids (absent ids are left out)."""
+        found: dict[str, dict[str, object]] = {}
+        for start in range(0, len(ids), READ_PAGE):
+            page = self._get(["metadatas"], ids=list(ids[start : start + READ_PAGE]))
+            found.update(zip(page.ids, page.metadatas, strict=True))
+        return found
+
     @property
     def collection_id(self) -> str:
         """Chroma's id of the collection (a collection dropped and made again gets a new one)."""

@@ -43,15 +43,23 @@ def _encode_text(obj: object) -> bytes:
     if not isinstance(obj, str):
         msg = f"cannot encode {type(obj).__qualname__} with the text codec"
         raise ObjectCodecError(msg)
-    return obj.encode("utf-8")
+    try:
+        return obj.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        msg = (
+            f"cannot encode this text: it is not valid Unicode ({exc.reason} at position {exc.start}); "
+            "remove or replace that character, or store it as bytes"
+        )
+        raise ObjectCodecError(msg) from None
 
 
 def _encode_json(obj: object) -> bytes:
     try:
         data = json.dumps(obj, ensure_ascii=False, allow_nan=False).encode("utf-8")
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         msg = (
-            f"cannot encode {type(obj).__qualname__} with the json codec ({exc}); use codec='pickle' for other objects"
+            f"cannot encode {type(obj).__qualname__} with the json codec ({type(exc).__name__}: {exc}); "
+            "use codec='pickle' for other objects, and flatten objects nested hundreds of levels deep"
         )
         raise ObjectCodecError(msg) from None
     # JSON turns tuples into lists and int keys into strings: refuse rather than change the object.
@@ -141,7 +149,14 @@ def decode(data: bytes, codec_name: str, *, allow_pickle: bool, record_id: str) 
     if codec is None:
         msg = f"object {record_id!r} was written with unknown codec {codec_name!r}"
         raise ObjectCodecError(msg)
-    return codec.decode(data)
+    try:
+        return codec.decode(data)
+    except (ValueError, RecursionError, EOFError) as exc:  # verified bytes under a changed codec name
+        msg = (
+            f"object {record_id!r} cannot be decoded with its codec {codec_name!r} ({type(exc).__name__}); "
+            "read it with get_object_bytes, or put_object it again"
+        )
+        raise ObjectCodecError(msg) from None
 
 
 def sha256(data: bytes) -> str:

@@ -12,11 +12,13 @@ import numpy as np
 from mira_vectorstores.engine.embeddings import Embedder
 from mira_vectorstores.engine.errors import InvalidInputError, RecordNotFoundError
 from mira_vectorstores.engine.mirrors.mirror_set import Mirrors
-from mira_vectorstores.engine.reserved import REV, STAMP, WRITE_KEYS, is_reserved
+from mira_vectorstores.engine.reserved import REV, STAMP, WRITE_KEYS, is_reserved, user_metadata
+from mira_vectorstores.engine.times import TIME_PREFIX, is_time
 from mira_vectorstores.engine.types import Vector
 from mira_vectorstores.engine.writes.validate import (
     check_ids,
     check_lengths,
+    check_list,
     check_texts,
     check_vectors,
     clean_metadata,
@@ -66,6 +68,8 @@ def prepare_upsert(
     if texts is None and vectors is None:
         msg = "give texts, vectors or both"
         raise InvalidInputError(msg)
+    if texts is None:
+        check_lengths(len(vectors), vectors=vectors)  # type: ignore[arg-type]
     n = len(texts) if texts is not None else len(vectors)  # type: ignore[arg-type]
     record_ids = check_ids(ids, n)
     check_lengths(n, metadatas=metadatas, vectors=vectors)  # type: ignore[arg-type]
@@ -85,7 +89,7 @@ def prepare_update(
     vectors: object | None,
 ) -> WriteBatch:
     """Validate an update of existing records: metadata keys merge (``None`` removes a key)."""
-    record_ids = check_ids(ids, len(ids))
+    record_ids = check_ids(ids, len(check_list(ids, "ids", of="strings")))
     n = len(record_ids)
     texts = check_texts(texts)
     check_lengths(n, texts=texts, metadatas=metadatas, vectors=vectors)  # type: ignore[arg-type]
@@ -101,7 +105,7 @@ def prepare_update(
     for i, record_id in enumerate(record_ids):
         old = mirrors.records.metas[rows[record_id]]
         docs.append(texts[i] if texts is not None else mirrors.records.docs[rows[record_id]])
-        merged = {k: v for k, v in old.items() if not is_reserved(k)}
+        merged = user_metadata(old)  # dates and times as given: they are encoded afresh below
         change = (metadatas or [None] * n)[i] or {}
         if not isinstance(change, Mapping):
             msg = f"metadatas[{i}] must be a dict, got {type(change).__name__}"
@@ -109,13 +113,15 @@ def prepare_update(
         for key, value in change.items():
             merged.pop(key, None) if value is None else merged.__setitem__(key, value)
         metas.append(clean_metadata(merged, f"metadatas[{i}]"))
-        reserved.append({k: v for k, v in old.items() if is_reserved(k) and k not in WRITE_KEYS})
+        reserved.append({k: v for k, v in old.items() if is_reserved(k) and k not in WRITE_KEYS and not is_time(k)})
     given = None if vectors is None else check_vectors(vectors, n, mirrors.dimension)
     batch = _assemble(mirrors, embedder, record_ids, docs, metas, given, reserved)
     if texts is not None or vectors is not None:
         return batch
+    # Each changed key is sent with its time key: set when the new value is a date or time,
+    # removed otherwise (a no-op when there was none).
     changes: list[dict[str, object]] = [
-        {key: None if value is None else meta[key] for key, value in (change or {}).items()}
+        {name: meta.get(name) for key in (change or {}) for name in (key, TIME_PREFIX + key) if isinstance(key, str)}
         for change, meta in zip(metadatas or [None] * n, metas, strict=True)
     ]
     return replace(batch, changes=changes)

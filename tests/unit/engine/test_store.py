@@ -246,8 +246,10 @@ def test_score_threshold_and_fetch_k(store: HybridStore) -> None:
     assert hits
     assert all(h.score >= 0.0001 for h in hits)
     assert store.search("cat mat", k=6, mode="dense", score_threshold=0.99) == []
+    # fetch_k below k is raised to k (each side takes at least k); below 1 it is refused.
+    assert store.search("cat", k=5, fetch_k=2, mode="dense") == store.search("cat", k=5, mode="dense")
     with pytest.raises(InvalidInputError, match="fetch_k"):
-        store.search("cat", k=5, fetch_k=2, mode="dense")
+        store.search("cat", k=5, fetch_k=0, mode="dense")
 
 
 def test_mmr_diversifies() -> None:

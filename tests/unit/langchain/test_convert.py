@@ -98,9 +98,12 @@ def test_search_options_translate_langchain_names():
     options = _convert.search_options(3, {"filter": {"a": 1}, "fusion": "rrf", "alpha": None}, mode=SearchMode.DENSE)
     assert options == {"k": 3, "mode": SearchMode.DENSE, "where": {"a": 1}, "fusion": "rrf"}
     assert _convert.search_options(3, {"mode": "lexical"}, mode=SearchMode.DENSE)["mode"] is SearchMode.LEXICAL
-    assert _convert.needs_vector({"mode": SearchMode.LEXICAL}) is False
-    assert _convert.needs_vector({"mode": SearchMode.LEXICAL, "mmr_lambda": 0.5}) is True
-    assert _convert.needs_vector({"mode": SearchMode.HYBRID}) is True
+    assert _convert.needs_vector("q", {"mode": SearchMode.LEXICAL}) is False
+    assert _convert.needs_vector("q", {"mode": SearchMode.LEXICAL, "mmr_lambda": 0.5}) is True
+    assert _convert.needs_vector("q", {"mode": SearchMode.HYBRID}) is True
+    # No query text, or a blank one (which the engine refuses): nothing to embed.
+    assert _convert.needs_vector(None, {"mode": SearchMode.HYBRID}) is False
+    assert _convert.needs_vector("  ", {"mode": SearchMode.HYBRID}) is False
 
 
 def test_parse_search_type_lists_valid_values():

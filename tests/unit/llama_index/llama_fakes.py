@@ -99,8 +99,7 @@ CORPUS: list[tuple[str, str, dict[str, Any], str]] = [
             "weight": 0.5,
             "tags": ["food", "indoor"],
             "title": "Bakery NEWS",
-            "note": [],
-            "nested": {"chef": {"name": "Ana", "stars": [1, 2]}},
+            "chef": '{"name": "Ana", "stars": [1, 2]}',  # nested data serialised: the engine's metadata rule
         },
         "docC",
     ),

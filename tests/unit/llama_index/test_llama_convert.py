@@ -64,14 +64,14 @@ def without_embedding(node):
     return node.model_copy(update={"embedding": None})
 
 
-def test_record_keeps_only_storable_top_level_metadata() -> None:
-    record = node_to_record(rich_node())
+def test_record_passes_every_top_level_value_to_the_engine() -> None:
+    # The engine applies its one metadata rule (and refuses this node's nested, empty, mixed and
+    # reserved values: test_papercuts_llama.py); nothing is dropped here.
+    node = rich_node()
+    record = node_to_record(node)
     stored = {k: v for k, v in record.metadata.items() if not k.startswith("_node")}
     assert stored == {
-        "tags": ["x", "y"],
-        "flag": True,
-        "score": 0.25,
-        "count": 3,
+        **node.metadata,
         "document_id": "the-doc",
         "doc_id": "the-doc",
         "ref_doc_id": "the-doc",

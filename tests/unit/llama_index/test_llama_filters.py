@@ -41,7 +41,7 @@ OPERATOR_CASES = {
     Op.CONTAINS: (F(key="tags", value="indoor", operator=Op.CONTAINS), ["n0", "n5"]),
     Op.TEXT_MATCH: (F(key="title", value="Ma", operator=Op.TEXT_MATCH), ["n0", "n1"]),
     Op.TEXT_MATCH_INSENSITIVE: (F(key="title", value="ma", operator=Op.TEXT_MATCH_INSENSITIVE), ["n0", "n1", "n4"]),
-    # note: "" (n2), None (n4), [] (n5) and absent (n0, n1) are empty; "key" (n3) is not.
+    # note: "" (n2), None (n4) and absent (n0, n1, n5) are empty; "key" (n3) is not.
     Op.IS_EMPTY: (F(key="note", value=None, operator=Op.IS_EMPTY), ["n0", "n1", "n2", "n4", "n5"]),
 }
 

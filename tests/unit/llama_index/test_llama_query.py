@@ -69,22 +69,23 @@ async def test_hybrid_alpha_weighs_dense_against_lexical(filled, call, embed_mod
 
 
 async def test_hybrid_top_k_and_sparse_top_k(filled, call, embed_model) -> None:
-    # Dense top-2 for "the cat" is n0, n1; lexical top-2 is n0, n2.
+    # Each side takes at least the hits returned, so the union fills hybrid_top_k: a smaller
+    # similarity_top_k or sparse_top_k only counts when it is larger. (Before, sparse_top_k=1
+    # with similarity_top_k=2 and hybrid_top_k=3 returned 2 hits.)
     narrow = q(embed_model, "the cat", mode=Mode.HYBRID, similarity_top_k=2, sparse_top_k=1, hybrid_top_k=3)
-    assert sorted((await call(filled, "query", narrow)).ids) == ["n0", "n1"]
-    wider = q(embed_model, "the cat", mode=Mode.HYBRID, similarity_top_k=2, sparse_top_k=2, hybrid_top_k=3)
-    assert sorted((await call(filled, "query", wider)).ids) == ["n0", "n1", "n2"]
+    wider = q(embed_model, "the cat", mode=Mode.HYBRID, similarity_top_k=3, sparse_top_k=3, hybrid_top_k=3)
+    narrow_ids = (await call(filled, "query", narrow)).ids
+    assert len(narrow_ids) == 3
+    assert narrow_ids == (await call(filled, "query", wider)).ids
     one = q(embed_model, "the cat", mode=Mode.HYBRID, similarity_top_k=2, sparse_top_k=2, hybrid_top_k=1)
     assert (await call(filled, "query", one)).ids == ["n0"]
-    # Without hybrid_top_k, sparse_top_k only narrows the lexical candidate list. Under RRF
-    # (ranks only) a record outside it gets no lexical credit; score fusions still read the
-    # BM25 score of every dense candidate, so there the narrowing only limits new candidates.
+    # Without hybrid_top_k, sparse_top_k below similarity_top_k (the hits) changes nothing.
     lexical_one = q(embed_model, "the cat", mode=Mode.HYBRID, similarity_top_k=6, sparse_top_k=1, alpha=0.0)
-    by_rank = (await call(filled, "query", lexical_one, fusion=FusionMethod.RRF)).ids
-    assert by_rank[0] == "n0"
-    assert by_rank[1] != "n2"
-    by_score = (await call(filled, "query", lexical_one, fusion=FusionMethod.WEIGHTED)).ids
-    assert by_score[:2] == ["n0", "n2"]
+    lexical_all = q(embed_model, "the cat", mode=Mode.HYBRID, similarity_top_k=6, sparse_top_k=6, alpha=0.0)
+    for fusion in (FusionMethod.RRF, FusionMethod.WEIGHTED):
+        by_one = (await call(filled, "query", lexical_one, fusion=fusion)).ids
+        assert by_one == (await call(filled, "query", lexical_all, fusion=fusion)).ids
+        assert by_one[:2] == ["n0", "n2"]  # alpha 0: the two BM25 hits first
 
 
 async def test_hybrid_fusion_option(filled, call, embed_model) -> None:

@@ -42,9 +42,9 @@ async def test_add_returns_ids_and_nodes_come_back_equal(li_store, call, embed_m
     nodes = corpus_nodes(embed_model)
     assert await call(li_store, "add", nodes) == IDS
     back = await call(li_store, "get_nodes", node_ids=IDS)
-    assert back == no_embedding(nodes)  # nested metadata, relationships and ref_doc_id included
+    assert back == no_embedding(nodes)  # metadata, relationships and ref_doc_id included
     assert [n.ref_doc_id for n in back] == ["docA", "docA", "docA", "docB", "docB", "docC"]
-    assert back[5].metadata["nested"] == {"chef": {"name": "Ana", "stars": [1, 2]}}
+    assert back[5].metadata["chef"] == '{"name": "Ana", "stars": [1, 2]}'
     assert li_store.client.count() == 6
 
 
@@ -52,7 +52,7 @@ async def test_re_adding_a_node_replaces_text_metadata_and_embedding(filled, cal
     new = TextNode(
         id_="n0",
         text="penguins slide on the ice",
-        metadata={"animal": "penguin", "colony": {"size": 12}},
+        metadata={"animal": "penguin", "colony_size": 12},
         relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id="docZ")},
         embedding=embed_model.vector("penguins slide on the ice"),
     )
