@@ -38,7 +38,9 @@ from mira_vectorstores.engine.query.boosting import (
     boosts_from_json,
     boosts_to_json,
 )
+from mira_vectorstores.engine.query.filters import MAX_FILTER_DEPTH
 from mira_vectorstores.engine.store import HybridStore
+from mira_vectorstores.engine.times import parse_time
 from mira_vectorstores.engine.types import (
     DuplicatePair,
     FusionMethod,
@@ -55,6 +57,7 @@ from mira_vectorstores.engine.types import (
 )
 
 __all__ = [
+    "MAX_FILTER_DEPTH",
     "BoostRule",
     "CachedEmbedder",
     "ChromaConfig",
@@ -101,4 +104,5 @@ __all__ = [
     "boosts_from_json",
     "boosts_to_json",
     "enum_value",
+    "parse_time",
 ]

@@ -60,15 +60,27 @@ def encode(value: Moment) -> str:
     return value.isoformat()
 
 
-def decode(text: object, number: object) -> Moment | None:
-    """The value an ISO text describes, or ``None`` when it is malformed or stale against ``number``."""
-    if not isinstance(text, str) or isinstance(number, bool) or not isinstance(number, (int, float)):
+def parse_time(text: object) -> Moment | None:
+    """The ``date`` (``YYYY-MM-DD``) or ``datetime`` an ISO-8601 string describes, or ``None``.
+
+    Example:
+        >>> parse_time("2026-01-02"), parse_time("2026-01-02T03:04:05+00:00").hour, parse_time("soon")
+        (datetime.date(2026, 1, 2), 3, None)
+    """
+    if not isinstance(text, str) or not 10 <= len(text) <= 40:
         return None
     try:
-        value: Moment = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+        return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
     except ValueError:
         return None
-    if not math.isclose(seconds(value), float(number), rel_tol=0.0, abs_tol=_STALE_S):
+
+
+def decode(text: object, number: object) -> Moment | None:
+    """The value an ISO text describes, or ``None`` when it is malformed or stale against ``number``."""
+    if isinstance(number, bool) or not isinstance(number, (int, float)):
+        return None
+    value = parse_time(text)
+    if value is None or not math.isclose(seconds(value), float(number), rel_tol=0.0, abs_tol=_STALE_S):
         return None
     return value
 

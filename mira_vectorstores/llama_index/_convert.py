@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -84,6 +85,9 @@ def record_to_node(record_id: str, document: str | None, metadata: Mapping[str, 
         node = metadata_dict_to_node(dict(metadata))
     if isinstance(node, TextNode) and document is not None:
         node.set_content(document)  # node_to_record left a TextNode's text out of the JSON
+    for key, value in metadata.items():  # the JSON holds dates and times as text: take the engine's
+        if isinstance(value, date) and key in node.metadata:
+            node.metadata[key] = value
     return node
 
 

@@ -6,8 +6,9 @@ Each LlamaIndex operator maps to an exact engine filter; one that cannot be hono
 =========================  ==============================================================
 LlamaIndex                 engine ``where``
 =========================  ==============================================================
-EQ / NE                    ``$eq`` / ``$ne`` (``$ne`` also matches nodes without the key)
-GT / GTE / LT / LTE        ``$gt`` / ``$gte`` / ``$lt`` / ``$lte`` (numbers only)
+EQ / NE                    ``$eq`` / ``$ne`` (``$ne`` also matches nodes without the key; an
+                           ISO-8601 string also matches the date or time it names)
+GT / GTE / LT / LTE        ``$gt`` / ``$gte`` / ``$lt`` / ``$lte``: numbers, or ISO-8601 dates and times
 IN / NIN                   ``$in`` / ``$nin`` (a list of values)
 CONTAINS                   ``$contains``: the list field has the value as a member
 ANY / ALL                  ``$or`` / ``$and`` of ``$contains``, one per value
@@ -25,7 +26,7 @@ from collections.abc import Callable
 
 from llama_index.core.vector_stores.types import FilterCondition, FilterOperator, MetadataFilter, MetadataFilters
 
-from mira_vectorstores.engine import FilterError
+from mira_vectorstores.engine import MAX_FILTER_DEPTH, FilterError, parse_time
 
 Where = dict[str, object]
 
@@ -73,13 +74,16 @@ def and_where(*parts: Where | None) -> Where | None:
     return kept[0] if len(kept) == 1 else {"$and": kept}
 
 
-def _group(filters: MetadataFilters, path: str) -> Where:
+def _group(filters: MetadataFilters, path: str, depth: int = 1) -> Where:
+    if depth > MAX_FILTER_DEPTH:
+        msg = f"invalid filter: MetadataFilters nest deeper than {MAX_FILTER_DEPTH} levels (MAX_FILTER_DEPTH); flatten"
+        raise FilterError(msg)
     if not filters.filters:
         msg = f"invalid filter at {path}: an empty nested MetadataFilters group; remove it"
         raise FilterError(msg)
     condition = FilterCondition(filters.condition or FilterCondition.AND)
     children = [
-        _group(item, f"{path}.filters[{i}]")
+        _group(item, f"{path}.filters[{i}]", depth + 1)
         if isinstance(item, MetadataFilters)
         else _one(item, f"{path}.filters[{i}]")
         for i, item in enumerate(filters.filters)
@@ -108,12 +112,23 @@ def _simple(operator: FilterOperator, key: str, value: object, path: str) -> Whe
     if operator in (FilterOperator.TEXT_MATCH, FilterOperator.TEXT_MATCH_INSENSITIVE) and not isinstance(value, str):
         msg = f"invalid filter at {path}: text matching expects a str, got {type(value).__name__}"
         raise FilterError(msg)
+    moment = parse_time(value) if operator in (FilterOperator.EQ, FilterOperator.NE) else None
+    if moment is not None:  # an ISO string: the same string, or the same date or time
+        either = [{key: {_SIMPLE[operator]: value}}, {key: {_SIMPLE[operator]: moment}}]
+        return {"$or": either} if operator is FilterOperator.EQ else {"$and": either}
     return {key: {_SIMPLE[operator]: value}}
 
 
 def _numeric(operator: FilterOperator, key: str, value: object, path: str) -> Where:
+    # ``MetadataFilter`` holds no datetime: an ISO-8601 string stands for one.
+    moment = parse_time(value)
+    if moment is not None:
+        return {key: {_NUMERIC[operator]: moment}}
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        msg = f"invalid filter at {path}: expects a number, got {value!r} (strings are not ordered by the engine)"
+        msg = (
+            f"invalid filter at {path}: expects a number or an ISO-8601 date or time "
+            f"('2026-01-02', '2026-01-02T03:04:05+00:00'), got {value!r}"
+        )
         raise FilterError(msg)
     return {key: {_NUMERIC[operator]: value}}
 
