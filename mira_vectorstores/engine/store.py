@@ -54,10 +54,18 @@ from mira_vectorstores.engine.types import (
     StoreHealth,
     Vector,
 )
-from mira_vectorstores.engine.writes.batch import WriteBatch, prepare_update, prepare_upsert
+from mira_vectorstores.engine.writes.batch import (
+    ObjectWrite,
+    WriteBatch,
+    prepare_objects,
+    prepare_update,
+    prepare_upsert,
+)
 from mira_vectorstores.engine.writes.validate import (
     check_folder,
     check_id_list,
+    check_ids,
+    check_lengths,
     check_list,
     check_query_vector,
     check_vectors,
@@ -622,28 +630,88 @@ class HybridStore:
             ObjectCodecError: when no safe codec fits (pass ``codec="pickle"`` to pickle it).
             InvalidInputError: when there is neither a description/text nor an embedding.
         """
-        chosen = choose_codec(obj, codec)
-        data = chosen.encode(obj)
-        text = description if description is not None else (chosen.render(obj) if chosen.render else None)
-        if text is None and embedding is None:
-            msg = f"a {chosen.name} object needs description= (to be searchable) or embedding="
+        return self.put_objects(
+            [obj],
+            ids=None if id is None else [id],
+            descriptions=[description],
+            metadatas=[metadata],
+            content_types=[content_type],
+            embeddings=[embedding],
+            codec=codec,
+        )[0]
+
+    def put_objects(
+        self,
+        objects: Sequence[object],
+        *,
+        ids: Sequence[str | None] | None = None,
+        descriptions: Sequence[str | None] | None = None,
+        metadatas: Sequence[Mapping[str, object] | None] | None = None,
+        content_types: Sequence[str | None] | None = None,
+        embeddings: Sequence[Sequence[float] | Vector | None] | None = None,
+        codec: str | None = None,
+    ) -> list[RecordId]:
+        """Store several objects in one write, as ``put_object`` stores one: every object is
+        encoded and checked first, so a bad one refuses the write and nothing is stored. Their
+        encoded payloads are held in memory together: put very large objects a few at a time.
+
+        Args:
+            objects: the objects (a list, even of one).
+            ids: one per object (``None`` entries: generated ids).
+            descriptions: one per object: the text it is found by (text and JSON objects fall
+                back to their own text).
+            metadatas: one dict per object.
+            content_types: one per object (``None``: the codec's).
+            embeddings: one vector per object (``None``: embed its description).
+            codec: force a codec for every object.
+
+        Returns:
+            The objects' ids, in order.
+        """
+        if isinstance(objects, np.ndarray):  # one array is one object, not a list of its rows
+            msg = "objects must be a list of objects, got a single NumPy array; wrap it in a list"
             raise InvalidInputError(msg)
-        reserved = self.objects.describe(data, chosen, content_type)
+        items = check_list(objects, "objects", of="objects")
+        n = len(items)
+        columns = {
+            name: check_list(column, name, of=kind)
+            for name, column, kind in (
+                ("descriptions", descriptions, "strings"),
+                ("metadatas", metadatas, "dicts"),
+                ("content_types", content_types, "strings"),
+                ("embeddings", embeddings, "vectors"),
+            )
+            if column is not None
+        }
+        check_lengths(n, **columns)
+        named: list[str] | None = None  # ids given (``None`` entries generated), checked
+        if ids is not None:
+            given = check_list(ids, "ids", of="strings")
+            check_lengths(n, ids=given)
+            named = check_ids([uuid.uuid4().hex if i is None else i for i in given], n)
+        record_ids = named if named is not None else check_ids(None, n)
+        writes, payloads = [], []
+        for i, obj in enumerate(items):
+            column = {name: values[i] for name, values in columns.items()}
+            chosen = choose_codec(obj, codec)
+            data = chosen.encode(obj)
+            text = column.get("descriptions")
+            if text is None and chosen.render is not None:
+                text = chosen.render(obj)
+            if text is None and column.get("embeddings") is None:
+                msg = f"objects[{i}]: a {chosen.name} object needs description= (to be searchable) or embedding="
+                raise InvalidInputError(msg)
+            reserved = self.objects.describe(data, chosen, column.get("content_types"))  # type: ignore[arg-type]
+            writes.append(ObjectWrite(record_ids[i], text, column.get("metadatas"), column.get("embeddings"), reserved))  # type: ignore[arg-type]
+            payloads.append((data, reserved))
 
         def prepare() -> WriteBatch:
-            batch = prepare_upsert(
-                self._replica.mirrors,
-                self.embedder,
-                texts=None if text is None else [text],
-                ids=None if id is None else [id],
-                metadatas=[metadata],
-                vectors=None if embedding is None else [embedding],
-                reserved=[reserved],
-            )
-            self.objects.put(data, reserved)  # the payload first: a record never names a missing one
+            batch = prepare_objects(self._replica.mirrors, self.embedder, writes)
+            for data, reserved in payloads:  # the payloads first: a record never names a missing one
+                self.objects.put(data, reserved)
             return batch
 
-        return self._commit(None if id is None else [id], prepare)[0]
+        return self._commit(named, prepare)
 
     def get_object(self, id: str, *, allow_pickle: bool = False) -> object:
         """The object stored under ``id``, decoded.

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from mira_vectorstores.engine.embeddings import Embedder
-from mira_vectorstores.engine.errors import InvalidInputError, RecordNotFoundError
+from mira_vectorstores.engine.errors import DimensionMismatchError, InvalidInputError, RecordNotFoundError
 from mira_vectorstores.engine.mirrors.mirror_set import Mirrors
 from mira_vectorstores.engine.reserved import REV, STAMP, WRITE_KEYS, is_reserved, user_metadata
 from mira_vectorstores.engine.times import TIME_PREFIX, is_time
@@ -51,6 +51,51 @@ class WriteBatch:
             else:
                 out.append({**dict.fromkeys(removed), **meta})
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectWrite:
+    """The record of one raw object: its id, searchable text, metadata, vector and reserved keys."""
+
+    id: str
+    text: str | None
+    metadata: Mapping[str, object] | None
+    vector: object | None
+    reserved: Mapping[str, object]
+
+
+def prepare_objects(mirrors: Mirrors | None, embedder: Embedder | None, writes: Sequence[ObjectWrite]) -> WriteBatch:
+    """Validate the records of several raw objects as one batch (those without a vector are
+    embedded in one call), so a bad object refuses the whole write before anything is written.
+    """
+    groups: dict[tuple[bool, bool], list[ObjectWrite]] = {}
+    for write in writes:
+        groups.setdefault((write.text is not None, write.vector is not None), []).append(write)
+    batches = [
+        prepare_upsert(
+            mirrors,
+            embedder,
+            texts=[w.text for w in group] if has_text else None,  # type: ignore[misc]
+            ids=[w.id for w in group],
+            metadatas=[w.metadata for w in group],
+            vectors=[w.vector for w in group] if has_vector else None,
+            reserved=[w.reserved for w in group],
+        )
+        for (has_text, has_vector), group in groups.items()
+    ]
+    if len({b.vectors.shape[1] for b in batches}) > 1:
+        msg = f"the objects' vectors have different dimensions: {sorted({b.vectors.shape[1] for b in batches})}"
+        raise DimensionMismatchError(msg)
+    if len(batches) == 1:
+        return batches[0]
+    return WriteBatch(
+        ids=[i for b in batches for i in b.ids],
+        documents=[d for b in batches for d in b.documents],
+        metadatas=[m for b in batches for m in b.metadatas],
+        vectors=np.concatenate([b.vectors for b in batches]),
+        removed_keys=[r for b in batches for r in b.removed_keys],
+        embedded=sum(b.embedded for b in batches),
+    )
 
 
 def prepare_upsert(

@@ -19,7 +19,7 @@ from mira_vectorstores.engine.types import INT64_MAX, INT64_MIN, Metadata, Vecto
 _SCALARS = (str, int, float, bool)
 
 
-def check_ids(ids: Sequence[str] | None, n: int) -> list[str]:
+def check_ids(ids: Sequence[object] | None, n: int) -> list[str]:
     """Validate ids (or generate uuid4 ids) for a batch of ``n`` records."""
     if ids is None:
         return [uuid.uuid4().hex for _ in range(n)]
@@ -58,9 +58,10 @@ def check_lengths(n: int, **columns: Sequence[object] | None) -> None:
     for name, column in columns.items():
         if column is None:
             continue
-        check_list(column, name, of="vectors" if name == "vectors" else "dicts" if name == "metadatas" else "strings")
-        if name == "vectors" and len(column) and isinstance(column[0], (int, float, np.number)):
-            msg = "vectors must be one vector per record, got a single flat vector; wrap it in a list"
+        vectors = name in ("vectors", "embeddings")
+        check_list(column, name, of="vectors" if vectors else "dicts" if name == "metadatas" else "strings")
+        if vectors and len(column) and isinstance(column[0], (int, float, np.number)):
+            msg = f"{name} must be one vector per record, got a single flat vector; wrap it in a list"
             raise InvalidInputError(msg)
         if column is not None and len(column) != n:
             msg = f"got {len(column)} {name} for {n} records; the lists must line up"

@@ -129,3 +129,23 @@ def test_get_object_of_a_plain_record_is_not_found(obj_store: HybridStore) -> No
     obj_store.add(["just text"], ids=["t"])
     with pytest.raises(RecordNotFoundError, match="no object"):
         obj_store.get_object("t")
+
+
+def test_put_objects_is_one_write_refused_whole_by_a_bad_object(tmp_path):
+    from mira_vectorstores import HashingEmbedder, HybridStore
+    from mira_vectorstores.engine.errors import ObjectCodecError
+
+    with HybridStore.persistent(tmp_path, embedder=HashingEmbedder()) as store:
+        with pytest.raises(ObjectCodecError):
+            store.put_objects([b"one", "two", object()], ids=["a", "b", "c"], descriptions=["x", None, "z"])
+        assert store.count() == 0
+        assert not any(p.is_file() for p in (tmp_path / "mira").rglob("*") if len(p.name) == 64)
+        ids = store.put_objects(
+            [b"one", "two", {"n": 3}],
+            ids=["a", None, "c"],
+            descriptions=["first", None, None],
+            embeddings=[None, None, store.embed_query("third")],
+        )
+        assert (ids[0], ids[2], len(ids[1])) == ("a", "c", 32)
+        assert [store.get_object(i) for i in ids] == [b"one", "two", {"n": 3}]
+        assert store.search("first", k=1)[0].id == "a"

@@ -58,7 +58,7 @@ SYNC_CALLS: dict[str, tuple[Callable[[MiraVectorStore], object], str]] = {
     ),
     "add_objects(embeddings=one vector)": (
         lambda s: s.add_objects([b"x"], embeddings=vector(s)),
-        "embeddings must be a list of vectors, one per object",
+        "embeddings must be one vector per record, got a single flat vector",
     ),
 }
 
@@ -253,7 +253,7 @@ async def test_aadd_objects_takes_embeddings_too(store):
 
 
 def test_add_objects_embeddings_are_checked(store):
-    with pytest.raises(InvalidInputError, match="got 1 embeddings for 2 objects"):
+    with pytest.raises(InvalidInputError, match="got 1 embeddings for 2 records"):
         store.add_objects([b"a", b"b"], embeddings=[vector(store)])
     with pytest.raises(DimensionMismatchError):
         store.add_objects([b"a"], embeddings=[[1.0, 0.0]])

@@ -298,7 +298,7 @@ def test_get_object_of_a_text_record_raises(store):
 
 
 def test_add_objects_refuses_misaligned_lists(store):
-    with pytest.raises(InvalidInputError, match="1 descriptions for 2 objects"):
+    with pytest.raises(InvalidInputError, match="1 descriptions for 2 records"):
         store.add_objects([b"a", b"b"], descriptions=["only one"])
 
 
