@@ -55,6 +55,7 @@ from mira_vectorstores.engine.types import (
     SearchMode,
     StoreHealth,
 )
+from mira_vectorstores.engine.writes.validate import check_list
 
 __all__ = [
     "MAX_FILTER_DEPTH",
@@ -103,6 +104,7 @@ __all__ = [
     "WriteOutcomeUnknownError",
     "boosts_from_json",
     "boosts_to_json",
+    "check_list",
     "enum_value",
     "parse_time",
 ]

@@ -701,8 +701,8 @@ class HybridStore:
             if text is None and column.get("embeddings") is None:
                 msg = f"objects[{i}]: a {chosen.name} object needs description= (to be searchable) or embedding="
                 raise InvalidInputError(msg)
-            reserved = self.objects.describe(data, chosen, column.get("content_types"))  # type: ignore[arg-type]
-            writes.append(ObjectWrite(record_ids[i], text, column.get("metadatas"), column.get("embeddings"), reserved))  # type: ignore[arg-type]
+            reserved = self.objects.describe(data, chosen, column.get("content_types"))
+            writes.append(ObjectWrite(record_ids[i], text, column.get("metadatas"), column.get("embeddings"), reserved))
             payloads.append((data, reserved))
 
         def prepare() -> WriteBatch:

@@ -4,7 +4,7 @@
 - ``to_document``: a ``SearchHit`` or ``Record`` as a ``Document``.
 - ``to_relevance``: the one relevance function (LangChain's ``[0, 1]`` convention).
 - ``search_options``, ``write_request``: LangChain keyword arguments as
-  engine keyword arguments, validated once (``as_list``: a lone str, bytes or dict is never
+  engine keyword arguments, validated once (``check_list``: a lone str, bytes or dict is never
   taken for a list of its characters or keys).
 - ``SearchType`` and ``retriever_fields``: LangChain's ``search_type`` strings as engine enums.
 """
@@ -33,6 +33,7 @@ from mira_vectorstores.engine import (
     SearchMode,
     ThresholdBoost,
     boosts_from_json,
+    check_list,
     enum_value,
 )
 
@@ -61,31 +62,6 @@ def check_embeddings(embedding: object) -> Embeddings:
     raise ConfigError(msg)
 
 
-def as_list(value: object, name: str, *, of: str, single: tuple[type, ...] = ()) -> list[Any]:
-    """``value`` as a list, refusing a lone item where a list is expected.
-
-    A str, bytes or dict (or an instance of ``single``) is one item: ``list("hello")`` would
-    be five one-character texts and ``list({"a": 1})`` the key ``"a"``.
-
-    Args:
-        value: the argument as given (any iterable that is not a lone item).
-        name: its name, for the message.
-        of: what the list holds, for the message.
-        single: further types that are one item (``Document``).
-
-    Raises:
-        InvalidInputError: naming the argument and the fix (wrap it in a list).
-    """
-    if isinstance(value, (str, bytes, bytearray, Mapping, *single)):
-        kind = "dict" if isinstance(value, Mapping) else type(value).__name__
-        msg = f"{name} must be a list of {of}, got a single {kind}; wrap it in a list"
-        raise InvalidInputError(msg)
-    if not isinstance(value, Iterable):
-        msg = f"{name} must be a list of {of}, got {type(value).__name__}"
-        raise InvalidInputError(msg)
-    return list(value)
-
-
 def document_columns(documents: object) -> tuple[list[str], list[dict[str, Any]], list[str]]:
     """Texts, metadatas and ids (``""`` when missing: ``write_request`` fills it) of a list of ``Document``.
 
@@ -93,7 +69,7 @@ def document_columns(documents: object) -> tuple[list[str], list[dict[str, Any]]
         InvalidInputError: for a single ``Document`` (or str) where a list is expected, or an
             item that is not a ``Document``.
     """
-    docs = as_list(documents, "documents", of="Documents", single=(Document,))
+    docs = check_list(documents, "documents", of="Documents", single=(Document,))
     for i, doc in enumerate(docs):
         if not isinstance(doc, Document):
             msg = f"documents[{i}] must be a Document, got {type(doc).__name__}; add plain strings with add_texts"
@@ -301,10 +277,10 @@ def write_request(
     if unknown:
         msg = f"unknown write option(s) {unknown}; add_texts/add_documents take texts, metadatas, ids"
         raise ConfigError(msg)
-    text_list = as_list(texts, "texts", of="strings")
-    metadata_list = None if metadatas is None else as_list(metadatas, "metadatas", of="dicts")
+    text_list = check_list(texts, "texts", of="strings")
+    metadata_list = None if metadatas is None else check_list(metadatas, "metadatas", of="dicts")
     check_metadatas(metadata_list)
-    filled = None if ids is None else [i if i else uuid.uuid4().hex for i in as_list(ids, "ids", of="strings")]
+    filled = None if ids is None else [i if i else uuid.uuid4().hex for i in check_list(ids, "ids", of="strings")]
     return {"texts": text_list, "ids": filled, "metadatas": metadata_list}
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from mira_vectorstores.engine import HybridStore
+from mira_vectorstores.engine import HybridStore, check_list
 from mira_vectorstores.langchain import _convert
 
 
@@ -60,9 +60,9 @@ class RawObjectsMixin:
                 a missing description and embedding, or a reserved key.
             DimensionMismatchError: for a vector of another dimension than the store's.
         """
-        items = _convert.as_list(objects, "objects", of="objects", single=(np.ndarray,))
+        items = check_list(objects, "objects", of="objects", single=(np.ndarray,))
         if metadatas is not None:
-            _convert.check_metadatas(_convert.as_list(metadatas, "metadatas", of="dicts"))
+            _convert.check_metadatas(check_list(metadatas, "metadatas", of="dicts"))
         written = self._engine.put_objects(
             items,
             ids=ids,

@@ -6,14 +6,14 @@ the sync method and its async twin cannot drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
 from llama_index.core.schema import BaseNode, MetadataMode
 from llama_index.core.vector_stores.types import MetadataFilters, VectorStoreQuery
 
-from mira_vectorstores.engine import BoostRule, ConfigError, FusionMethod, InvalidInputError, SearchMode
+from mira_vectorstores.engine import BoostRule, ConfigError, FusionMethod, InvalidInputError, SearchMode, check_list
 from mira_vectorstores.llama_index import _convert
 from mira_vectorstores.llama_index._filters import and_where, to_where
 
@@ -95,8 +95,8 @@ def search_request(query: VectorStoreQuery, options: QueryOptions) -> dict[str, 
     for name in ("similarity_top_k", "sparse_top_k", "hybrid_top_k"):
         check_top_k(name, getattr(query, name))
     k, fetch_k, lexical_fetch_k = _depths(query, mode)
-    node_ids = None if query.node_ids is None else as_list(query.node_ids, "node_ids", of="strings")
-    doc_ids = None if query.doc_ids is None else as_list(query.doc_ids, "doc_ids", of="strings")
+    node_ids = None if query.node_ids is None else check_list(query.node_ids, "node_ids", of="strings")
+    doc_ids = None if query.doc_ids is None else check_list(query.doc_ids, "doc_ids", of="strings")
     doc_filter: dict[str, object] | None = None
     if doc_ids:
         doc_filter = {_convert.REF_DOC_ID_KEY: {"$in": doc_ids}}
@@ -155,7 +155,7 @@ def selection(
     if required and node_ids is None and where is None:
         msg = f"{method} needs node_ids or filters; call clear() to delete every node"
         raise InvalidInputError(msg)
-    return {"ids": None if node_ids is None else as_list(node_ids, "node_ids", of="strings"), "where": where}
+    return {"ids": None if node_ids is None else check_list(node_ids, "node_ids", of="strings"), "where": where}
 
 
 def ref_doc_where(ref_doc_id: str, kwargs: Mapping[str, Any]) -> dict[str, object]:
@@ -172,25 +172,6 @@ def no_options(method: str, kwargs: Mapping[str, Any]) -> None:
         raise ConfigError(msg)
 
 
-def as_list(value: object, name: str, *, of: str, single: tuple[type, ...] = ()) -> list[Any]:
-    """``value`` as a list, refusing a lone item where a list is expected.
-
-    A str, bytes or dict (or an instance of ``single``) is one item: ``list("ab")`` would be
-    the ids ``"a"`` and ``"b"``.
-
-    Raises:
-        InvalidInputError: naming the argument and the fix (wrap it in a list).
-    """
-    if isinstance(value, (str, bytes, bytearray, Mapping, *single)):
-        kind = "dict" if isinstance(value, Mapping) else type(value).__name__
-        msg = f"{name} must be a list of {of}, got a single {kind}; wrap it in a list"
-        raise InvalidInputError(msg)
-    if not isinstance(value, Iterable):
-        msg = f"{name} must be a list of {of}, got {type(value).__name__}"
-        raise InvalidInputError(msg)
-    return list(value)
-
-
 def check_nodes(nodes: object) -> list[BaseNode]:
     """The nodes of an ``add``: a list of ``BaseNode``.
 
@@ -198,7 +179,7 @@ def check_nodes(nodes: object) -> list[BaseNode]:
         InvalidInputError: for a single node (or str) where a list is expected, or an item
             that is not a node.
     """
-    checked = as_list(nodes, "nodes", of="nodes", single=(BaseNode,))
+    checked = check_list(nodes, "nodes", of="nodes", single=(BaseNode,))
     for i, node in enumerate(checked):
         if not isinstance(node, BaseNode):
             msg = f"nodes[{i}] must be a LlamaIndex node (TextNode, Document, ...), got {type(node).__name__}"

@@ -25,6 +25,7 @@ from mira_vectorstores.engine import (
     RecencyBoost,
     SearchMode,
     ThresholdBoost,
+    check_list,
     enum_value,
 )
 from mira_vectorstores.llama_index import _convert, _requests
@@ -134,8 +135,8 @@ class MiraRetriever(BaseRetriever):
         self.alpha = alpha
         self.boosts = None if boosts is None else list(boosts)
         self.filters = filters
-        self.node_ids = None if node_ids is None else _requests.as_list(node_ids, "node_ids", of="strings")
-        self.doc_ids = None if doc_ids is None else _requests.as_list(doc_ids, "doc_ids", of="strings")
+        self.node_ids = None if node_ids is None else check_list(node_ids, "node_ids", of="strings")
+        self.doc_ids = None if doc_ids is None else check_list(doc_ids, "doc_ids", of="strings")
         self.mmr_threshold = mmr_threshold
         self.sparse_top_k = sparse_top_k
         self.hybrid_top_k = hybrid_top_k

@@ -7,7 +7,7 @@ import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 
@@ -191,7 +191,7 @@ def check_vectors(vectors: object, n: int, dimension: int | None, what: str = "v
 
 
 # -- the shape of an argument, a query vector, the store's folder ------------------------------
-def check_list(value: object, name: str, *, of: str) -> list[object]:
+def check_list(value: object, name: str, *, of: str, single: tuple[type, ...] = ()) -> list[Any]:
     """``value`` as a list, refusing a lone str, bytes or dict where a list of them is expected.
 
     ``list("hello")`` is five one-character texts and ``list({"a": 1})`` is the key ``"a"``:
@@ -201,11 +201,12 @@ def check_list(value: object, name: str, *, of: str) -> list[object]:
         value: the argument as given.
         name: its name, for the message.
         of: what the list holds, for the message (``"strings"``, ``"dicts"``, ...).
+        single: further types that are one item (a LangChain ``Document``, a LlamaIndex node).
 
     Raises:
         InvalidInputError: naming the argument and the fix.
     """
-    if isinstance(value, (str, bytes, bytearray, Mapping)):
+    if isinstance(value, (str, bytes, bytearray, Mapping, *single)):
         kind = "dict" if isinstance(value, Mapping) else type(value).__name__
         msg = f"{name} must be a list of {of}, got a single {kind}; wrap it in a list"
         raise InvalidInputError(msg)
@@ -226,7 +227,7 @@ def check_id_list(ids: object, name: str = "ids") -> list[str]:
         if not isinstance(record_id, str):
             msg = f"{name} must be a list of strings; {name}[{i}] is a {type(record_id).__name__}"
             raise InvalidInputError(msg)
-    return checked  # type: ignore[return-value]  # every item was checked to be a str
+    return checked  # every item was checked to be a str
 
 
 def check_query_vector(vector: object) -> Vector:
