@@ -9,6 +9,15 @@ import numpy as np
 
 from mira_vectorstores import HashingEmbedder
 
+#: Metadata both adapters refuse, as the engine does (one rule for all).
+BAD_METADATA = {
+    "nested dict": {"a": {"b": 1}},
+    "empty list": {"a": []},
+    "mixed list": {"a": [1, "one"]},
+    "reserved key": {"_mira_x": 1},
+    "operator key": {"$x": 1},
+}
+
 
 @dataclass
 class CountingEmbedder:

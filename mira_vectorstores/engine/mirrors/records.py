@@ -139,7 +139,8 @@ class RecordsMirror:
         if column is None:
             if isinstance(self.metas, Packed):
                 self.metas = self.metas.unpack()  # decoded once for every field
-            column = Column.build([times.field_value(m, key) for m in self.metas])
+            time_key = times.TIME_PREFIX + key  # most rows hold no date: only those are decoded
+            column = Column.build([times.field_value(m, key) if time_key in m else m.get(key) for m in self.metas])
             self._columns[key] = column
         return column
 

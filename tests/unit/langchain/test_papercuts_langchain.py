@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from fakes import BAD_METADATA
 from langchain_core.documents import Document
 
 from mira_vectorstores.engine import (
@@ -261,13 +262,6 @@ def test_add_objects_embeddings_are_checked(store):
 
 
 # -- one metadata rule --------------------------------------------------------------------------------
-BAD_METADATA = {
-    "nested dict": {"a": {"b": 1}},
-    "empty list": {"a": []},
-    "mixed list": {"a": [1, "one"]},
-    "reserved key": {"_mira_x": 1},
-    "operator key": {"$x": 1},
-}
 
 
 @pytest.mark.parametrize("name", BAD_METADATA)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from fakes import BAD_METADATA
 from llama_fakes import IDS, HashEmbedding, corpus_nodes
 from llama_index.core.schema import Document, NodeRelationship, RelatedNodeInfo, TextNode
 from llama_index.core.vector_stores.types import (
@@ -154,13 +155,6 @@ async def test_hybrid_query_fills_its_hits(filled, call, embed_model) -> None:
 
 
 # -- one metadata rule, with LlamaIndex's own keys ------------------------------------------------------------
-BAD_METADATA = {
-    "nested dict": {"a": {"b": 1}},
-    "empty list": {"a": []},
-    "mixed list": {"a": [1, "one"]},
-    "reserved key": {"_mira_x": 1},
-    "operator key": {"$x": 1},
-}
 
 
 @pytest.mark.parametrize("name", BAD_METADATA)
