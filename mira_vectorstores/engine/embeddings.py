@@ -17,6 +17,16 @@ import numpy as np
 from mira_vectorstores.engine.types import Vector
 
 
+def unit_rows(vectors: Vector) -> Vector:
+    """Rows scaled to unit length as float32 (all-zero rows stay zero), the one way every path
+    normalises: a vector normalised on write, on a rebuild or as a query comes out bit-identical.
+    """
+    wide = np.asarray(vectors, dtype=np.float64)  # float64: squares of float32 values neither overflow nor underflow
+    norms = np.sqrt(np.einsum("ij,ij->i", wide, wide))
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(wide / norms[:, None], dtype=np.float32)
+
+
 @runtime_checkable
 class Embedder(Protocol):
     """Turns text into vectors. ``name`` and ``dimension`` are recorded by the store."""

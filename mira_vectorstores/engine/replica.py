@@ -16,16 +16,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import threading
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import chromadb
 import platformdirs
 
 from mira_vectorstores.engine.config import ServerConfig, StoreConfig
@@ -76,6 +78,27 @@ class Where:
     host: str | None = None
     port: int = 8000
     server: ServerConfig | None = None
+    #: A caller's open chromadb client, used as it is and never closed or dropped by the store.
+    client: chromadb.api.ClientAPI | None = None
+
+    @classmethod
+    def of_client(cls, client: chromadb.api.ClientAPI) -> Where:
+        """Where a caller's client points: a server (an HTTP client), a folder (a persistent
+        one) or this process's memory, read from its settings.
+        """
+        settings = client.get_settings()
+        if "fastapi" in str(settings.chroma_api_impl).lower():
+            server = ServerConfig(
+                ssl=bool(settings.chroma_server_ssl_enabled),
+                headers=dict(settings.chroma_server_headers or {}),
+                tenant=str(client.tenant),
+                database=str(client.database),
+            )
+            host = str(settings.chroma_server_host or "localhost")
+            return cls(host=host, port=int(settings.chroma_server_http_port or 8000), server=server, client=client)
+        if settings.is_persistent and settings.persist_directory:
+            return cls(path=settings.persist_directory, client=client)
+        return cls(client=client)
 
     @property
     def mode(self) -> Mode:
@@ -126,7 +149,15 @@ class Replica:
 
     @classmethod
     def open(
-        cls, name: str, where: Where, *, embedder: Embedder | None, config: StoreConfig, mirror_dir: str | Path | None
+        cls,
+        name: str,
+        where: Where,
+        *,
+        embedder: Embedder | None,
+        config: StoreConfig,
+        mirror_dir: str | Path | None,
+        create: bool = True,
+        collection_metadata: Mapping[str, object] | None = None,
     ) -> Replica:
         """Open (or create) the collection and load, catch up or rebuild its mirrors.
 
@@ -143,7 +174,15 @@ class Replica:
             if folder is not None:
                 _check_shutdown(Path(str(where.path)), name, folder)
             storage = ChromaStorage.open(
-                name=name, path=where.path, host=where.host, port=where.port, config=config.chroma, server=where.server
+                name=name,
+                path=where.path,
+                host=where.host,
+                port=where.port,
+                config=config.chroma,
+                server=where.server,
+                client=where.client,
+                create=create,
+                metadata=collection_metadata,
             )
             if mirror_dir is None and mode == "server" and where.host is not None:
                 mirror_dir = _server_cache(name, where.host, where.port, where.server or ServerConfig())
@@ -218,8 +257,13 @@ class Replica:
                 "read its records with get() and add their texts to a new store."
             )
             raise EmbeddingMismatchError(msg)
+        if stored_dim is None:  # a collection another library wrote: its records tell
+            stored_dim = self.storage.stored_dimension()
         if mine is not None and stored_dim is not None and _as_int(stored_dim) != mine.dimension:
-            msg = f"store {self.name!r} holds {stored_dim}-dim vectors; embedder {mine.name!r} makes {mine.dimension}"
+            msg = (
+                f"store {self.name!r} holds {stored_dim}-dim vectors; embedder {mine.name!r} makes {mine.dimension}. "
+                "Open it with the embeddings that wrote it."
+            )
             raise EmbeddingMismatchError(msg)
         dimension = _as_int(stored_dim) if stored_dim is not None else (mine.dimension if mine else None)
         if dimension is not None:
@@ -528,11 +572,28 @@ class Replica:
         """Drop tombstones older than the horizon (readers further behind reconcile in full)."""
         self.storage.drop_tombstones_before(stamp_of_time(time.time() - TOMBSTONE_HORIZON_S))
 
+    def drop(self) -> None:
+        """Delete the collection (records, tombstones, payload chunks) and this store's files
+        (journal, mirror snapshot, payloads), then release everything as ``close`` does.
+        """
+        try:
+            self.storage.drop()
+        finally:
+            self.storage.close()
+            if self.journal is not None:
+                self.journal.close()
+            for folder in {self.folder, self.mirror_dir} - {None}:
+                shutil.rmtree(folder, ignore_errors=True)  # type: ignore[arg-type]
+            if self.folder is not None:
+                _closed_here(self.folder, clean=True)
+            if self.path_lock is not None:
+                self.path_lock.release()
+
     def close(self) -> None:
         """Save the mirrors (or drop an in-memory collection) and release the folder's lock."""
         clean = False
         try:
-            if self.mode == "memory":
+            if self.mode == "memory" and self.storage.owned:  # a caller's collection outlives the store
                 self.storage.drop()
             else:
                 self.flush(closing=True)

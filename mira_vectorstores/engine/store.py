@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal, Self
 
+import chromadb
 import numpy as np
 
 from mira_vectorstores.engine.config import SERVER_REFRESH_INTERVAL, ServerConfig, StoreConfig, enum_value
@@ -38,6 +39,7 @@ from mira_vectorstores.engine.query.boosting import BoostLike, parse_boosts
 from mira_vectorstores.engine.query.filters import combine, parse_where, parse_where_document
 from mira_vectorstores.engine.repair.rebuild import repair
 from mira_vectorstores.engine.replica import Refresher, Replica, Where
+from mira_vectorstores.engine.storage.chroma import client_of
 from mira_vectorstores.engine.storage.codecs import choose_codec, decode
 from mira_vectorstores.engine.storage.objects import ObjectStore
 from mira_vectorstores.engine.types import (
@@ -106,8 +108,20 @@ class HybridStore:
         boosts: Sequence[BoostLike] | None = None,
         mirror_dir: str | Path | None = None,
         server: ServerConfig | None = None,
+        client: chromadb.api.ClientAPI | None = None,
+        create: bool = True,
+        collection_metadata: Mapping[str, object] | None = None,
     ) -> None:
         """Open or create a store.
+
+        An existing Chroma collection is opened in place, whoever wrote it (langchain-chroma,
+        LlamaIndex's ChromaVectorStore, a plain chromadb client) and whatever its distance space:
+        the mirrors are built from its records (vectors normalised to unit length for them; what
+        Chroma holds is left as it is), and what this store writes there stays readable by the
+        original library (each record also carries the store's ``_mira_*`` metadata keys). Dense
+        search ranks by cosine in every space; ``ScoreBreakdown.distance`` reports the
+        collection's own distance of unit vectors. Writes of other libraries reach the mirrors on
+        ``refresh(full=True)``.
 
         Args:
             name: the Chroma collection (3-512 chars of ``[a-zA-Z0-9._-]``).
@@ -123,6 +137,12 @@ class HybridStore:
                 keyed by server, tenant, database and collection (a restart catches up by the
                 change instead of reading every record).
             server: TLS, headers (token auth), tenant and database of the server.
+            client: an open chromadb client (``PersistentClient``, ``HttpClient``,
+                ``EphemeralClient``) to use instead of ``path`` / ``host``; the store never
+                closes it, and never drops its collection on ``close``.
+            create: create the collection when it does not exist (``False``: ``StorageError``).
+            collection_metadata: metadata of a new collection (an existing one keeps its own);
+                ``{"hnsw:space": "cosine" | "l2" | "ip"}`` picks Chroma's space as in Chroma.
 
         Raises:
             ConfigError: for a bad name or option, or a ``path`` that is not a folder this
@@ -143,7 +163,10 @@ class HybridStore:
                 f"the bundled all-MiniLM-L6-v2, or None for vectors only; got {type(embedder).__name__}"
             )
             raise ConfigError(msg)
-        if host is None and path is not None:
+        if client is not None and not callable(getattr(client, "get_or_create_collection", None)):
+            msg = f"client must be a chromadb client (chromadb.PersistentClient(...), ...), got {type(client).__name__}"
+            raise ConfigError(msg)
+        if client is None and host is None and path is not None:
             check_folder(path)  # a clear ConfigError now, not an OSError from deep inside the open
         self.name = name
         self.config = config or StoreConfig()
@@ -152,16 +175,31 @@ class HybridStore:
         self._lock = ReadWriteLock()  # searches share it; writes and catch-ups hold it alone
         self._writer = threading.RLock()  # one write or catch-up at a time, embedding included
         self._closed = False
-        where = Where(path=None if host else path, host=host, port=port, server=server)
+        if client is not None:
+            where = Where.of_client(client)
+        else:
+            where = Where(path=None if host else path, host=host, port=port, server=server)
+
+        def open_replica() -> Replica:
+            return Replica.open(
+                name,
+                where,
+                embedder=self.embedder,
+                config=self.config,
+                mirror_dir=mirror_dir,
+                create=create,
+                collection_metadata=collection_metadata,
+            )
+
         try:
-            self._replica = Replica.open(name, where, embedder=self.embedder, config=self.config, mirror_dir=mirror_dir)
+            self._replica = open_replica()
         except StoreCorruptedError as exc:
-            if not self.config.repair_on_open or where.path is None:
+            if not self.config.repair_on_open or where.path is None or where.client is not None:
                 raise
             logger.warning("%s Repairing it now.", exc)
             # force: the open's probe just found the damage
             repair(where.path, name, config=self.config, allow_loss=False, force=True, mirror_dir=mirror_dir)
-            self._replica = Replica.open(name, where, embedder=self.embedder, config=self.config, mirror_dir=mirror_dir)
+            self._replica = open_replica()
         folder = self._replica.folder
         self.objects = ObjectStore.for_storage(self._replica.storage, None if folder is None else folder / "objects")
         self._refresher: Refresher | None = None
@@ -225,6 +263,24 @@ class HybridStore:
             mirror_dir=mirror_dir,
             server=server,
         )
+
+    @classmethod
+    def from_collection(
+        cls,
+        collection: chromadb.Collection,
+        *,
+        embedder: Embedder | Literal["default"] | None = DEFAULT,
+        config: StoreConfig | None = None,
+        boosts: Sequence[BoostLike] | None = None,
+    ) -> Self:
+        """A store on an open chromadb ``Collection`` (e.g. one LlamaIndex's ChromaVectorStore
+        or langchain-chroma wrote), through a client with the same settings, tenant and database.
+
+        Raises:
+            ConfigError: when ``collection`` is not a chromadb collection.
+        """
+        client = client_of(collection)
+        return cls(str(collection.name), client=client, embedder=embedder, config=config, boosts=boosts)
 
     @staticmethod
     def repair(
@@ -317,7 +373,35 @@ class HybridStore:
         """Close the store."""
         self.close()
 
+    def drop(self) -> None:
+        """Delete the collection with all its records and raw objects, and this store's files
+        (journal, mirror snapshot), then close the store. Other processes using the collection
+        get a ``StorageError`` naming the deleted collection.
+        """
+        if self._refresher is not None:
+            self._refresher.stop()
+        with self._exclusive():
+            self._closed = True
+            _OPEN_STORES.discard(self)
+            try:
+                self.objects.drop()
+            finally:
+                self._replica.drop()
+
     # -- properties -----------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        """Whether ``close`` or ``drop`` was called."""
+        return self._closed
+
+    @property
+    def space(self) -> str:
+        """The collection's distance space (``ip`` for a store this package created; ``cosine``
+        or ``l2`` possible for a collection made elsewhere): the one ``ScoreBreakdown.distance``
+        is measured in.
+        """
+        return self._replica.storage.space
+
     @property
     def dimension(self) -> int | None:
         """Vector length (``None`` until known for a vectors-only store)."""
@@ -510,8 +594,12 @@ class HybridStore:
         mmr_lambda: float | None = None,
         ids: Sequence[str] | None = None,
         lexical_fetch_k: int | None = None,
+        include_embeddings: bool = False,
     ) -> list[SearchHit]:
         """Search by text and/or vector; filters restrict the candidates before ranking.
+
+        Each hit's ``scores.distance`` is the collection's own distance to the query vector
+        (``1 - cosine`` for a store this package made), for code written against Chroma.
 
         Args:
             query: query text (embedded for the dense side, tokenised for BM25).
@@ -531,6 +619,7 @@ class HybridStore:
             ids: search only these records (unknown ids are ignored); combines with the filters.
             lexical_fetch_k: lexical candidates, when they should differ from ``fetch_k``
                 (at least ``k`` too).
+            include_embeddings: set each hit's ``embedding`` (its unit vector).
 
         Returns:
             Up to ``k`` hits, best first.
@@ -587,6 +676,8 @@ class HybridStore:
             mmr_lambda=mmr_lambda,
             ids=None if ids is None else tuple(ids),
             lexical_fetch_k=lexical_fetch_k,
+            space=self.space,
+            include_embeddings=include_embeddings,
         )
         with self._reading():
             mirrors = self._replica.mirrors

@@ -58,16 +58,21 @@ class ScoreBreakdown:
     """Why a hit ranked where it did. Parts a search did not compute are ``None``.
 
     Attributes:
-        dense: cosine similarity of query and record vectors.
+        dense: cosine similarity of query and record vectors (0 when either is all zeros).
         lexical: BM25 score of the query text against the document.
         fused: the fused score before boosting (hybrid searches only).
         boost: the product of the boost factors that applied (1.0 when none did).
+        distance: lower is better, as Chroma reports it in the collection's space, for the unit
+            vectors the store holds: ``1 - cosine`` in ``ip`` and ``cosine`` spaces (0.0 for
+            the query's own vector), the squared Euclidean distance ``2 - 2 * cosine`` in
+            ``l2``; set whenever the search had a query vector.
     """
 
     dense: float | None = None
     lexical: float | None = None
     fused: float | None = None
     boost: float = 1.0
+    distance: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +96,8 @@ class SearchHit:
     scores: ScoreBreakdown = field(default_factory=ScoreBreakdown)
     #: Set when the record is a raw object (``HybridStore.put_object``).
     object: ObjectInfo | None = None
+    #: The record's unit vector, when the search asked for it (``include_embeddings=True``).
+    embedding: Vector | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, TypeGuard
 
@@ -149,14 +149,33 @@ def documents(hits: Sequence[SearchHit]) -> list[Document]:
     return [to_document(hit) for hit in hits]
 
 
-def scored(hits: Sequence[SearchHit]) -> list[tuple[Document, float]]:
-    """Hits as documents with the engine's final score."""
+def scored(hits: Sequence[SearchHit], mode: SearchMode | None = None) -> list[tuple[Document, float]]:
+    """Hits as documents with their distance (lower is better) for a dense search, as
+    langchain-chroma reports it; with the engine's final score (higher is better) otherwise.
+    """
+    if mode is SearchMode.DENSE:
+        return [(to_document(hit), _distance(hit)) for hit in hits]
     return [(to_document(hit), hit.score) for hit in hits]
 
 
-def relevant(hits: Sequence[SearchHit]) -> list[tuple[Document, float]]:
-    """Hits as documents with their relevance (``to_relevance``)."""
-    return [(to_document(hit), to_relevance(hit)) for hit in hits]
+def relevant(
+    hits: Sequence[SearchHit], relevance_score_fn: Callable[[float], float] | None = None
+) -> list[tuple[Document, float]]:
+    """Hits as documents with their relevance: ``relevance_score_fn(distance)`` when the store
+    was given one (langchain-chroma's ``relevance_score_fn``) and the hit has a distance, else
+    ``to_relevance``.
+    """
+    if relevance_score_fn is None:
+        return [(to_document(hit), to_relevance(hit)) for hit in hits]
+    return [
+        (to_document(hit), to_relevance(hit) if hit.scores.distance is None else relevance_score_fn(_distance(hit)))
+        for hit in hits
+    ]
+
+
+def _distance(hit: SearchHit) -> float:
+    distance = hit.scores.distance
+    return float("nan") if distance is None else distance
 
 
 def to_relevance(hit: SearchHit) -> float:

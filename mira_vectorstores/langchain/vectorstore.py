@@ -8,10 +8,12 @@ never blocks the event loop; it builds its request with the same helper as its s
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
+import chromadb
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
@@ -22,18 +24,19 @@ from mira_vectorstores.engine import (
     ConfigError,
     HybridStore,
     SearchHit,
-    SearchMode,
     ServerConfig,
     StoreConfig,
 )
-from mira_vectorstores.langchain import _convert
+from mira_vectorstores.langchain import _chroma, _convert
+from mira_vectorstores.langchain._chroma import ChromaCompatMixin
+from mira_vectorstores.langchain._hybrid import HybridSearchMixin
 from mira_vectorstores.langchain._objects import RawObjectsMixin
 
 if TYPE_CHECKING:
     from mira_vectorstores.langchain.retriever import MiraRetriever
 
 
-class MiraVectorStore(RawObjectsMixin, VectorStore):
+class MiraVectorStore(ChromaCompatMixin, HybridSearchMixin, RawObjectsMixin, VectorStore):
     """Hybrid (dense + BM25) search with exact filters, boosts and raw objects, for LangChain.
 
     Without ``path`` or ``host`` the store lives in memory. ``similarity_search`` is dense;
@@ -57,7 +60,9 @@ class MiraVectorStore(RawObjectsMixin, VectorStore):
 
     def __init__(
         self,
-        embedding: Embeddings | None = None,
+        embedding: Embeddings | str | None = None,
+        embedding_function: Embeddings | None = None,
+        persist_directory: str | Path | None = None,
         *,
         name: str | None = None,
         path: str | Path | None = None,
@@ -67,12 +72,25 @@ class MiraVectorStore(RawObjectsMixin, VectorStore):
         boosts: Sequence[BoostRule | Mapping[str, object]] | None = None,
         embedding_name: str | None = None,
         server: ServerConfig | None = None,
+        collection_name: str | None = None,
+        client: chromadb.api.ClientAPI | None = None,
+        collection_metadata: Mapping[str, object] | None = None,
+        relevance_score_fn: Callable[[float], float] | None = None,
+        create_collection_if_not_exists: bool = True,
+        ssl: bool = False,
+        headers: Mapping[str, str] | None = None,
+        tenant: str | None = None,
+        database: str | None = None,
     ) -> None:
-        """Open or create a store.
+        """Open or create a store; langchain-chroma's ``Chroma(...)`` arguments work as they do there.
 
         Args:
-            embedding: any LangChain embeddings; ``None`` uses the bundled all-MiniLM-L6-v2.
-            name: the collection; a fresh unique name in memory, ``"mira"`` otherwise.
+            embedding: any LangChain embeddings; ``None`` uses the bundled all-MiniLM-L6-v2. A
+                str here is the collection name, as ``Chroma``'s first argument is.
+            embedding_function: langchain-chroma's name for ``embedding``.
+            persist_directory: langchain-chroma's name for ``path``.
+            name: the collection; a fresh unique name in memory, ``"mira"`` otherwise
+                (``"langchain"``, langchain-chroma's, with ``persist_directory`` or ``client``).
             path: folder of an embedded, persistent store.
             host: a Chroma server (``chroma run``); ``path`` is then ignored.
             port: the server's port.
@@ -81,29 +99,57 @@ class MiraVectorStore(RawObjectsMixin, VectorStore):
             embedding_name: the embedder name the store records; by default derived from the
                 embeddings' class and model (see ``_convert.embedder_name``).
             server: TLS, headers (token auth), tenant and database of the server (``ServerConfig``).
+            collection_name: langchain-chroma's name for ``name``.
+            client: an open chromadb client to use (never closed by the store).
+            collection_metadata: metadata of a new collection; ``{"hnsw:space": ...}`` chooses
+                Chroma's space (dense search ranks by cosine in every space).
+            relevance_score_fn: distance -> the relevance ``similarity_search_with_relevance_scores``
+                reports (default: ``_convert.to_relevance``).
+            create_collection_if_not_exists: ``False`` opens an existing collection only.
+            ssl: use HTTPS with ``host`` (langchain-chroma's; ``server=`` is ours).
+            headers: HTTP headers for ``host``.
+            tenant: the server's tenant.
+            database: the server's database.
 
         Raises:
-            ConfigError: for a bad name or option, ``embedding`` that is not an embeddings model
-                (``MiraVectorStore("docs")``: the name goes in ``name=``), or a ``path`` that is
-                not a folder this process can write to.
+            ConfigError: for a bad name or option, two names for one argument
+                (``name`` and ``collection_name``), ``embedding`` that is not an embeddings
+                model, or a ``path`` that is not a folder this process can write to.
             EmbeddingMismatchError: when the store was built with other embeddings.
+            StorageError: when ``create_collection_if_not_exists=False`` and the collection does not exist.
             StoreUnavailableError: when the server cannot be reached.
         """
-        options: dict[str, Any] = {"config": config, "boosts": boosts}
-        if embedding is not None:
-            options["embedder"] = _convert.LangChainEmbedder(_convert.check_embeddings(embedding), name=embedding_name)
-        if host is not None:
-            engine = HybridStore.connect(host, port, name or "mira", server=server, **options)
-        elif path is not None:
-            engine = HybridStore.persistent(path, name or "mira", **options)
-        else:
-            engine = HybridStore.in_memory(name, **options)
-        self._bind(engine)
+        options = _chroma.open_options(
+            embedding=embedding,
+            embedding_function=embedding_function,
+            embedding_name=embedding_name,
+            persist_directory=persist_directory,
+            name=name,
+            collection_name=collection_name,
+            path=path,
+            host=host,
+            client=client,
+            server=server,
+            server_args={"ssl": ssl, "headers": headers, "tenant": tenant, "database": database},
+            relevance_score_fn=relevance_score_fn,
+        )
+        # Kept to open the collection again after reset_collection().
+        self._open = partial(
+            HybridStore,
+            port=port,
+            config=config,
+            boosts=boosts,
+            collection_metadata=collection_metadata,
+            create=create_collection_if_not_exists,
+            **options,
+        )
+        self._relevance_score_fn = relevance_score_fn
+        self._bind(self._open())
 
     @classmethod
     def from_engine(cls, engine: HybridStore) -> Self:
         """Wrap an open ``HybridStore`` (for instance one shared with the LlamaIndex adapter)."""
-        store = cls.__new__(cls)
+        store = cls.__new__(cls)  # no _open: it cannot reset_collection
         store._bind(engine)
         return store
 
@@ -243,35 +289,6 @@ class MiraVectorStore(RawObjectsMixin, VectorStore):
         return _convert.documents(await self._ahits(query, None, _convert.search_options(k, kwargs)))
 
     @override
-    def similarity_search_with_score(self, query: str, k: int = 4, **kwargs: Any) -> list[tuple[Document, float]]:
-        """Documents with the engine's final score, higher is better.
-
-        That is the cosine for a dense search without boosts, the fused and boosted score
-        otherwise; ``similarity_search_with_relevance_scores`` gives LangChain's ``[0, 1]``.
-        """
-        return _convert.scored(self._hits(query, None, _convert.search_options(k, kwargs)))
-
-    @override
-    async def asimilarity_search_with_score(
-        self, query: str, k: int = 4, **kwargs: Any
-    ) -> list[tuple[Document, float]]:
-        """Documents with the engine's final score (see ``similarity_search_with_score``)."""
-        return _convert.scored(await self._ahits(query, None, _convert.search_options(k, kwargs)))
-
-    @override
-    def _similarity_search_with_relevance_scores(
-        self, query: str, k: int = 4, **kwargs: Any
-    ) -> list[tuple[Document, float]]:
-        # The public method (LangChain's) applies score_threshold to these relevances.
-        return _convert.relevant(self._hits(query, None, _convert.search_options(k, kwargs)))
-
-    @override
-    async def _asimilarity_search_with_relevance_scores(
-        self, query: str, k: int = 4, **kwargs: Any
-    ) -> list[tuple[Document, float]]:
-        return _convert.relevant(await self._ahits(query, None, _convert.search_options(k, kwargs)))
-
-    @override
     def similarity_search_by_vector(self, embedding: list[float], k: int = 4, **kwargs: Any) -> list[Document]:
         """The ``k`` documents nearest a query vector."""
         return _convert.documents(self._hits(None, embedding, _convert.search_options(k, kwargs)))
@@ -311,24 +328,6 @@ class MiraVectorStore(RawObjectsMixin, VectorStore):
             await self._ahits(None, embedding, _convert.mmr_options(k, fetch_k, lambda_mult, kwargs))
         )
 
-    def hybrid_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
-        """The ``k`` best documents by fused dense and BM25 rankings (``fusion=``, ``alpha=``); each
-        side takes ``fetch_k`` candidates, at least ``k``, so the union fills ``k`` when it can.
-        """
-        return _convert.documents(self._hits(query, None, _convert.fixed_options(k, kwargs, SearchMode.HYBRID)))
-
-    async def ahybrid_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
-        """Async ``hybrid_search``."""
-        return _convert.documents(await self._ahits(query, None, _convert.fixed_options(k, kwargs, SearchMode.HYBRID)))
-
-    def keyword_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
-        """The ``k`` best documents by BM25 alone (documents sharing no term are not returned)."""
-        return _convert.documents(self._hits(query, None, _convert.fixed_options(k, kwargs, SearchMode.LEXICAL)))
-
-    async def akeyword_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
-        """Async ``keyword_search``."""
-        return _convert.documents(await self._ahits(query, None, _convert.fixed_options(k, kwargs, SearchMode.LEXICAL)))
-
     @override
     def search(self, query: str, search_type: str, **kwargs: Any) -> list[Document]:
         """As LangChain's ``search``, also accepting ``"hybrid"`` and ``"keyword"``."""
@@ -353,7 +352,7 @@ class MiraVectorStore(RawObjectsMixin, VectorStore):
     ) -> Self:
         """A new store (``**kwargs`` as in the constructor) holding these texts."""
         request = _convert.write_request(texts, metadatas, ids, {})  # bad input fails before a store is made
-        store = cls(embedding, **kwargs)
+        store = cls(_convert.check_embeddings(embedding) if embedding is not None else None, **kwargs)
         store.add_texts(request["texts"], request["metadatas"], ids=request["ids"])
         return store
 
@@ -371,7 +370,9 @@ class MiraVectorStore(RawObjectsMixin, VectorStore):
         """A new store (``**kwargs`` as in the constructor) holding these texts."""
         request = _convert.write_request(texts, metadatas, ids, {})  # bad input fails before a store is made
         # Opening touches disk or network and may probe the embedding: keep it off the loop.
-        store = await asyncio.to_thread(cls, embedding, **kwargs)
+        store = await asyncio.to_thread(
+            cls, _convert.check_embeddings(embedding) if embedding is not None else None, **kwargs
+        )
         await store.aadd_texts(request["texts"], request["metadatas"], ids=request["ids"])
         return store
 

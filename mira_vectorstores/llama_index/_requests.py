@@ -37,18 +37,46 @@ class QueryOptions:
         fetch_k: candidates taken (per side) before fusion, boosts and MMR, at least the hits
             returned; default: the engine's (``max(10 * k, 200)`` when anything can reorder the
             top k). HYBRID's ``hybrid_top_k`` form sets the per-side candidates itself.
+        where: a Chroma ``where`` filter, as ChromaVectorStore takes it through
+            ``vector_store_kwargs``; combined with ``VectorStoreQuery.filters`` by ``$and``
+            (ChromaVectorStore refuses the two together).
+        where_document: a Chroma ``where_document`` filter.
+        mmr_prefetch_k: MMR candidates (ChromaVectorStore's name for ``fetch_k`` in MMR mode).
+        mmr_prefetch_factor: MMR candidates as a multiple of ``similarity_top_k``
+            (ChromaVectorStore's default is 4; ours is the engine's ``fetch_k``).
 
     Raises:
-        ConfigError: for a ``fetch_k`` that is not an int >= 1.
+        ConfigError: for a ``fetch_k`` or ``mmr_prefetch_k`` that is not an int >= 1, a
+            ``mmr_prefetch_factor`` that is not a positive number, or both MMR prefetch options.
     """
 
     fusion: FusionMethod | None = None
     boosts: Sequence[BoostRule] | None = None
     mmr_threshold: float | None = None
     fetch_k: int | None = None
+    where: Mapping[str, Any] | None = None
+    where_document: Mapping[str, Any] | None = None
+    mmr_prefetch_k: int | None = None
+    mmr_prefetch_factor: float | None = None
 
     def __post_init__(self) -> None:
         check_top_k("fetch_k", self.fetch_k, error=ConfigError)
+        check_top_k("mmr_prefetch_k", self.mmr_prefetch_k, error=ConfigError)
+        factor = self.mmr_prefetch_factor
+        if factor is not None and (isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor <= 0):
+            msg = f"mmr_prefetch_factor must be a number > 0, got {factor!r}"
+            raise ConfigError(msg)
+        if factor is not None and self.mmr_prefetch_k is not None:
+            msg = "give mmr_prefetch_k or mmr_prefetch_factor, not both"
+            raise ConfigError(msg)
+
+    def candidates(self, k: int) -> int | None:
+        """Candidates per side: ``fetch_k``, else the MMR prefetch options, else ``None`` (the engine's)."""
+        if self.fetch_k is not None:
+            return self.fetch_k
+        if self.mmr_prefetch_k is not None:
+            return self.mmr_prefetch_k
+        return None if self.mmr_prefetch_factor is None else max(k, int(k * self.mmr_prefetch_factor))
 
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any]) -> QueryOptions:
@@ -109,12 +137,13 @@ def search_request(query: VectorStoreQuery, options: QueryOptions) -> dict[str, 
         "query": (query.query_str or None) if mode is SearchMode.DENSE else query.query_str,
         "vector": None if mode is SearchMode.LEXICAL else query.query_embedding,
         "k": k,
-        "where": and_where(to_where(query.filters), doc_filter),
+        "where": and_where(to_where(query.filters), doc_filter, dict(options.where) if options.where else None),
+        "where_document": dict(options.where_document) if options.where_document else None,
         "mode": mode,
         "fusion": options.fusion,
         "alpha": query.alpha,
         "boosts": options.boosts,
-        "fetch_k": options.fetch_k if fetch_k is None else fetch_k,
+        "fetch_k": options.candidates(k) if fetch_k is None else fetch_k,
         "lexical_fetch_k": lexical_fetch_k,
         "mmr_lambda": mmr_lambda,
         "ids": node_ids or None,
@@ -134,6 +163,28 @@ def _depths(query: VectorStoreQuery, mode: SearchMode) -> tuple[int, int | None,
 
 def needs_vector(request: Mapping[str, Any]) -> bool:
     return request["mode"] in (SearchMode.DENSE, SearchMode.HYBRID)
+
+
+def is_listing(request: Mapping[str, Any], *, can_embed: bool) -> bool:
+    """Whether a search request is a dense (or MMR) one with no vector and no way to make one
+    (no embedder, or no ``query_str``): ChromaVectorStore answers those with the records that
+    pass the filters, and so does ``MiraVectorStore.query`` (``listing``). A whitespace-only
+    ``query_str`` is left to the engine, which refuses it by name.
+    """
+    text = request["query"]
+    if request["mode"] is not SearchMode.DENSE or request["vector"] is not None:
+        return False
+    return text is None or (not can_embed and isinstance(text, str) and bool(text.strip()))
+
+
+def listing(request: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``HybridStore.get`` arguments of a request ``is_listing`` accepts: its filters, ids and top k."""
+    return {
+        "ids": request["ids"],
+        "where": request["where"],
+        "where_document": request["where_document"],
+        "limit": request["k"],
+    }
 
 
 def selection(

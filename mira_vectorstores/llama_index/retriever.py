@@ -187,7 +187,7 @@ def _fusion(value: FusionMethod | str) -> FusionMethod:
 
 
 def _scored(result: VectorStoreQueryResult) -> list[NodeWithScore]:
-    return [
-        NodeWithScore(node=node, score=score)
-        for node, score in zip(result.nodes or [], result.similarities or [], strict=True)
-    ]
+    nodes = result.nodes or []
+    # A query answered by a listing (no vector to rank by) has no similarities: no score.
+    scores = result.similarities if result.similarities is not None else [None] * len(nodes)
+    return [NodeWithScore(node=node, score=score) for node, score in zip(nodes, scores, strict=True)]

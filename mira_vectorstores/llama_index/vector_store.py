@@ -8,11 +8,12 @@ worker thread, so it never blocks the event loop.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
+import chromadb
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.bridge.pydantic import PrivateAttr
@@ -31,18 +32,18 @@ from mira_vectorstores.engine import (
     Embedder,
     HybridStore,
     InvalidInputError,
-    ObjectInfo,
     SearchHit,
     ServerConfig,
     StoreConfig,
 )
-from mira_vectorstores.llama_index import _convert, _requests
+from mira_vectorstores.llama_index import _chroma, _convert, _requests
+from mira_vectorstores.llama_index._objects import RawObjectsMixin
 
 if TYPE_CHECKING:
     import fsspec  # type: ignore[import-untyped]
 
 
-class MiraVectorStore(BasePydanticVectorStore):
+class MiraVectorStore(RawObjectsMixin, BasePydanticVectorStore):
     """A LlamaIndex vector store on ``HybridStore``: dense, BM25, hybrid and MMR queries, exact filters.
 
     It stores text, so a ``VectorStoreIndex`` needs no docstore. Without an ``embed_model`` it
@@ -68,17 +69,39 @@ class MiraVectorStore(BasePydanticVectorStore):
     _engine: HybridStore = PrivateAttr()
     _embed_model: BaseEmbedding | None = PrivateAttr(default=None)
 
-    def __init__(self, engine: HybridStore) -> None:
-        """Wrap an engine store.
+    def __init__(
+        self,
+        engine: HybridStore | None = None,
+        *,
+        chroma_collection: chromadb.Collection | None = None,
+        embed_model: BaseEmbedding | None = None,
+        config: StoreConfig | None = None,
+        boosts: Sequence[BoostRule] | None = None,
+    ) -> None:
+        """Wrap an engine store, or (as ``ChromaVectorStore(chroma_collection=...)``) a Chroma collection.
 
         Args:
             engine: the store; its embedder (if any) embeds nodes that arrive without an
                 embedding and queries that arrive without ``query_embedding``.
+            chroma_collection: an open chromadb collection, e.g. one ChromaVectorStore wrote:
+                it gains hybrid search in place and stays readable by ChromaVectorStore.
+            embed_model: with ``chroma_collection``, embeds nodes and queries that come
+                without vectors.
+            config: with ``chroma_collection``, engine tuning.
+            boosts: with ``chroma_collection``, default boost rules.
 
         Raises:
             ConfigError: when ``engine`` is not a ``HybridStore`` (open one with
-                ``MiraVectorStore.in_memory()``, ``.persistent(path, name)`` or ``.connect(host)``).
+                ``MiraVectorStore.in_memory()``, ``.persistent(path, name)`` or ``.connect(host)``),
+                or when both or neither of ``engine`` and ``chroma_collection`` are given.
         """
+        if (engine is None) == (chroma_collection is None):
+            msg = "give MiraVectorStore an engine (a HybridStore) or chroma_collection=, exactly one of them"
+            raise ConfigError(msg)
+        if chroma_collection is not None:
+            engine = HybridStore.from_collection(
+                chroma_collection, embedder=_embedder(embed_model), config=config, boosts=boosts
+            )
         if not isinstance(engine, HybridStore):
             msg = (
                 f"MiraVectorStore(engine) wraps a HybridStore, got {type(engine).__name__}; open a store with "
@@ -131,6 +154,46 @@ class MiraVectorStore(BasePydanticVectorStore):
         """A store on a Chroma server (``chroma run``); ``server`` sets TLS, headers, tenant and database."""
         engine = HybridStore.connect(
             host, port, name, embedder=_embedder(embed_model), config=config, boosts=boosts, server=server
+        )
+        return cls(engine)
+
+    @classmethod
+    def from_collection(cls, collection: chromadb.Collection, *, embed_model: BaseEmbedding | None = None) -> Self:
+        """A store on an open chromadb collection (as ``ChromaVectorStore.from_collection``).
+
+        Raises:
+            ConfigError: when ``collection`` is not a chromadb collection.
+        """
+        return cls(chroma_collection=collection, embed_model=embed_model)
+
+    @classmethod
+    def from_params(
+        cls,
+        collection_name: str,
+        host: str | None = None,
+        port: str | int | None = None,
+        ssl: bool = False,
+        headers: Mapping[str, str] | None = None,
+        persist_dir: str | None = None,
+        collection_kwargs: Mapping[str, Any] | None = None,
+        *,
+        embed_model: BaseEmbedding | None = None,
+        config: StoreConfig | None = None,
+        boosts: Sequence[BoostRule] | None = None,
+    ) -> Self:
+        """Open a collection as ``ChromaVectorStore.from_params`` does: in the folder
+        ``persist_dir`` (Chroma's own layout, so a folder ChromaVectorStore wrote opens in
+        place), or on the server at ``host``:``port``. ``collection_kwargs["metadata"]`` is the
+        metadata of a new collection.
+
+        Raises:
+            ConfigError: when neither ``persist_dir`` nor ``host`` and ``port`` are given, or
+                for a ``collection_kwargs`` key other than ``metadata``.
+        """
+        server = ServerConfig(ssl=ssl, headers=dict(headers or {}))
+        where = {"path": persist_dir} if persist_dir else {"host": host, "port": port, "server": server}
+        engine = _chroma.open_engine(
+            collection_name, where, collection_kwargs, embedder=_embedder(embed_model), config=config, boosts=boosts
         )
         return cls(engine)
 
@@ -261,15 +324,23 @@ class MiraVectorStore(BasePydanticVectorStore):
 
     @override
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
-        """Run the query in its mode (see ``_requests.search_request`` for how each field is honoured)."""
-        return _to_result(
-            self._engine.search(**_requests.search_request(query, _requests.QueryOptions.from_kwargs(kwargs)))
-        )
+        """Run the query in its mode (see ``_requests.search_request`` for how each field is honoured).
+
+        A dense query with no vector and no way to make one (no ``query_embedding``, and no
+        embedder or no text) answers, as ChromaVectorStore does, with the first
+        ``similarity_top_k`` records that pass its filters, without similarities.
+        """
+        request = _requests.search_request(query, _requests.QueryOptions.from_kwargs(kwargs))
+        if _requests.is_listing(request, can_embed=self._engine.embedder is not None):
+            return _to_listing(self._engine.get(**_requests.listing(request)))
+        return _to_result(self._engine.search(**request))
 
     @override
     async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """``query`` without blocking the event loop (the query embedding is awaited)."""
         request = _requests.search_request(query, _requests.QueryOptions.from_kwargs(kwargs))
+        if _requests.is_listing(request, can_embed=self._engine.embedder is not None):
+            return _to_listing(await asyncio.to_thread(partial(self._engine.get, **_requests.listing(request))))
         if (
             request["vector"] is None
             and _requests.needs_vector(request)
@@ -279,30 +350,6 @@ class MiraVectorStore(BasePydanticVectorStore):
         ):
             request["vector"] = await self._embed_model.aget_query_embedding(query.query_str)
         return _to_result(await asyncio.to_thread(partial(self._engine.search, **request)))
-
-    # -- raw objects ---------------------------------------------------------------------
-    def get_object(self, node: BaseNode | str, *, allow_pickle: bool = False) -> object:
-        """The raw object stored (with ``client.put_object``) under this node's id, decoded.
-
-        Args:
-            node: a node from ``query`` / ``get_nodes``, or its id.
-            allow_pickle: allow unpickling (it runs code: only for stores you trust).
-
-        Raises:
-            RecordNotFoundError: the node is not a raw object.
-            CorruptedObjectError: the payload is missing or fails its sha256.
-            UnsafeDeserializationError: a pickled object without ``allow_pickle=True``.
-        """
-        return self._engine.get_object(_node_id(node), allow_pickle=allow_pickle)
-
-    async def aget_object(self, node: BaseNode | str, *, allow_pickle: bool = False) -> object:
-        """``get_object`` without blocking the event loop."""
-        return await asyncio.to_thread(partial(self._engine.get_object, _node_id(node), allow_pickle=allow_pickle))
-
-    def object_info(self, node: BaseNode | str) -> ObjectInfo | None:
-        """Content type, codec, size and sha256 of a node's raw object (``None``: not an object)."""
-        records = self._engine.get([_node_id(node)])
-        return records[0].object if records else None
 
 
 # -- results -------------------------------------------------------------------------------
@@ -314,12 +361,12 @@ def _to_result(hits: Sequence[SearchHit]) -> VectorStoreQueryResult:
     )
 
 
+def _to_listing(records: Sequence[Any]) -> VectorStoreQueryResult:
+    return VectorStoreQueryResult(nodes=_to_nodes(records), ids=[str(r.id) for r in records])
+
+
 def _to_nodes(records: Sequence[Any]) -> list[BaseNode]:
     return [_convert.record_to_node(r.id, r.document, r.metadata) for r in records]
-
-
-def _node_id(node: BaseNode | str) -> str:
-    return node if isinstance(node, str) else node.node_id
 
 
 def _embedder(embed_model: BaseEmbedding | None) -> _convert.LlamaEmbedder | None:

@@ -19,6 +19,7 @@ import numpy as np
 
 from mira_vectorstores.engine import reserved
 from mira_vectorstores.engine.config import StoreConfig
+from mira_vectorstores.engine.embeddings import unit_rows
 from mira_vectorstores.engine.mirrors.mirror_set import Mirrors
 from mira_vectorstores.engine.stamps import stamp_of_time
 from mira_vectorstores.engine.storage.chroma import ChromaStorage, Page
@@ -158,6 +159,9 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
     # Our writers store unit vectors: leave those bit-exact (re-dividing by a norm of
     # 0.99999994 would change last bits and reorder ties); normalise plain Chroma writes.
     vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    norms[(norms == 0) | (np.abs(norms - 1.0) < 1e-5)] = 1.0
-    return np.ascontiguousarray(vectors / norms, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1)
+    foreign = (norms != 0) & (np.abs(norms - 1.0) >= 1e-5)
+    if foreign.any():
+        vectors = vectors.copy()
+        vectors[foreign] = unit_rows(vectors[foreign])  # as a write or a query would normalise them
+    return np.ascontiguousarray(vectors, dtype=np.float32)

@@ -6,6 +6,7 @@ hydrate. It reads only the in-process mirrors: no Chroma call on the hot path.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import math
 import time
@@ -56,6 +57,10 @@ class SearchPlan:
     ids: tuple[str, ...] | None = None
     #: Lexical candidates when they should differ from ``fetch_k`` (hybrid searches).
     lexical_fetch_k: int | None = None
+    #: The collection's distance space, which ``ScoreBreakdown.distance`` is reported in.
+    space: str = "ip"
+    #: Return each hit's unit vector.
+    include_embeddings: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k <= 0:
@@ -204,10 +209,31 @@ def run(mirrors: Mirrors, plan: SearchPlan, *, now: float | None = None) -> list
         candidates = mirrors.dense.vectors[[row for _, row, _ in scored]]
         picks = maximal_marginal_relevance(plan.query_vector, candidates, k=plan.k, lambda_mult=plan.mmr_lambda)
         scored = [scored[i] for i in picks]
-    return [
-        hydrate(mirrors, row, score, ScoreBreakdown(*parts(row), boost=factor))
-        for score, row, factor in scored[: plan.k]
-    ]
+    hits = []
+    for score, row, factor in scored[: plan.k]:
+        vector = mirrors.dense.vectors[row] if plan.vector is not None or plan.include_embeddings else None
+        far = None if plan.vector is None or vector is None else distance(plan.vector, vector, plan.space)
+        breakdown = ScoreBreakdown(*parts(row), boost=factor, distance=far)
+        hit = hydrate(mirrors, row, score, breakdown)
+        hits.append(
+            hit if vector is None or not plan.include_embeddings else dataclasses.replace(hit, embedding=vector.copy())
+        )
+    return hits
+
+
+def distance(query: Vector, vector: Vector, space: str) -> float:
+    """The distance Chroma would report between two unit (or all-zero) vectors in ``space``.
+
+    ``1 - cosine`` in ``ip`` and ``cosine`` spaces, ``2 - 2 * cosine`` (the squared Euclidean
+    distance) in ``l2``, computed from the difference of the vectors so that a record's own
+    vector is at exactly 0.0. An all-zero vector is at the distance of an orthogonal one.
+    """
+    if not query.any() or not vector.any():
+        half = 1.0
+    else:
+        diff = query.astype(np.float64) - vector
+        half = float(diff @ diff) / 2.0
+    return 2.0 * half if space == "l2" else half
 
 
 def _boost_floor(plan: SearchPlan, *, fused: bool, dense: bool) -> float:

@@ -25,7 +25,7 @@ from chromadb.api.types import Where
 from chromadb.errors import ChromaError, NotFoundError
 
 from mira_vectorstores.engine.config import ChromaConfig, ServerConfig
-from mira_vectorstores.engine.errors import StorageError, StoreUnavailableError
+from mira_vectorstores.engine.errors import ConfigError, StorageError, StoreUnavailableError
 from mira_vectorstores.engine.reserved import STAMP
 from mira_vectorstores.engine.types import Vector
 
@@ -74,8 +74,14 @@ class ChromaStorage:
         config: ChromaConfig | None = None,
         retries: int = 0,
         backoff: float = 0.25,
+        owned: bool = True,
+        create: bool = True,
+        metadata: Mapping[str, object] | None = None,
     ) -> None:
         """Open (or create) collection ``name`` on ``client``.
+
+        An existing collection is opened as it is, whoever wrote it (langchain-chroma,
+        LlamaIndex's ChromaVectorStore, a plain client), whatever its distance space.
 
         Args:
             client: any Chroma client.
@@ -84,6 +90,14 @@ class ChromaStorage:
             config: Chroma's HNSW parameters for a new collection (an existing one keeps its own).
             retries: how often a call that cannot reach the server is tried again.
             backoff: seconds before the first retry (doubling after each).
+            owned: the client is ours to close (``False``: the caller's, left open).
+            create: create the collection when it does not exist (``False``: ``StorageError``).
+            metadata: metadata of a new collection; a ``"hnsw:space"`` key in it chooses the
+                distance space as it does in Chroma.
+
+        Raises:
+            StorageError: when the collection cannot be opened (or does not exist and
+                ``create`` is ``False``).
         """
         config = config or ChromaConfig()
         self.client = client
@@ -91,26 +105,26 @@ class ChromaStorage:
         self.where = where
         self.retries = retries
         self.backoff = backoff
+        self.owned = owned
         try:
-            # No embedding function: vectors always come from us (Chroma's default one
-            # would download a model). Space "ip", not "cosine": we store unit vectors, so
-            # both rank alike, and Chroma re-normalises under "cosine", which changes the
-            # last bits of the vectors it returns (and so the order of ties after a rebuild).
-            # A small graph: our searches never use Chroma's index (see ChromaConfig).
-            hnsw: HNSWConfiguration = {
-                "space": "ip",
-                "max_neighbors": config.hnsw_max_neighbors,
-                "ef_construction": config.hnsw_ef_construction,
-            }
-            self.collection = client.get_or_create_collection(
-                name,
-                embedding_function=None,
-                configuration={"hnsw": hnsw},
-            )
+            if create:
+                self.collection = client.get_or_create_collection(
+                    name,
+                    embedding_function=None,
+                    metadata=dict(metadata) if metadata else None,
+                    configuration={"hnsw": _new_hnsw(config, metadata or {})},
+                )
+            else:
+                self.collection = client.get_collection(name, embedding_function=None)
             self.max_batch = int(client.get_max_batch_size())
+        except NotFoundError as exc:
+            msg = f"collection {name!r} does not exist at {where}; create it (create=True) or check the name"
+            raise StorageError(msg) from exc
         except CHROMA_ERRORS as exc:
             raise failure(exc, f"open collection {name!r}", where) from exc
         self._tombstones: chromadb.Collection | None = None
+        #: The collection's distance space: ``ip``, ``cosine`` or ``l2`` (the one ``distance`` reports in).
+        self.space = _space_of(self.collection)
 
     @classmethod
     def open(
@@ -122,8 +136,17 @@ class ChromaStorage:
         port: int,
         config: ChromaConfig | None = None,
         server: ServerConfig | None = None,
+        client: chromadb.api.ClientAPI | None = None,
+        create: bool = True,
+        metadata: Mapping[str, object] | None = None,
     ) -> ChromaStorage:
-        """Open embedded (``path``), server (``host``) or in-memory (neither) storage."""
+        """Open embedded (``path``), server (``host``) or in-memory (neither) storage, or the
+        collection on a caller's open ``client`` (used as it is and never closed here).
+        """
+        options = {"config": config, "create": create, "metadata": metadata}
+        if client is not None:
+            where = (server or ServerConfig()).url(host, port) if host is not None else str(path or "memory")
+            return cls(client, name, where=where, owned=False, **options)  # type: ignore[arg-type]
         if host is not None:
             server = server or ServerConfig()
             where = server.url(host, port)
@@ -139,11 +162,18 @@ class ChromaStorage:
             except CHROMA_ERRORS as exc:
                 raise failure(exc, "connect", where) from exc
             _set_timeouts(client, server)
-            return cls(client, name, where=where, config=config, retries=server.retries, backoff=server.backoff)
+            return cls(
+                client,
+                name,
+                where=where,
+                retries=server.retries,
+                backoff=server.backoff,
+                **options,  # type: ignore[arg-type]
+            )
         if path is not None:
             Path(path).mkdir(parents=True, exist_ok=True)
-            return cls(chromadb.PersistentClient(path=str(path)), name, where=str(path), config=config)
-        return cls(chromadb.EphemeralClient(), name, where="memory", config=config)
+            return cls(chromadb.PersistentClient(path=str(path)), name, where=str(path), **options)  # type: ignore[arg-type]
+        return cls(chromadb.EphemeralClient(), name, where="memory", **options)  # type: ignore[arg-type]
 
     def _call(self, what: str, call: Callable[[], T]) -> T:
         """Run one Chroma call; a server that cannot be reached is retried with backoff
@@ -174,11 +204,18 @@ class ChromaStorage:
         return {k[len(STATE_PREFIX) :]: v for k, v in metadata.items() if k.startswith(STATE_PREFIX)}
 
     def set_state(self, state: Mapping[str, object]) -> None:
-        """Replace the store's keys of the collection metadata."""
-        self._call(
-            "update the collection metadata",
-            lambda: self.collection.modify(metadata={STATE_PREFIX + k: v for k, v in state.items()}),
-        )
+        """Set the store's keys of the collection metadata, keeping everyone else's keys (a
+        collection written by langchain-chroma or LlamaIndex keeps its own metadata). Chroma
+        refuses ``hnsw:*`` keys in a change (the space lives in the collection's configuration),
+        so those are left out of it.
+        """
+
+        def modify() -> None:
+            current = self.client.get_collection(self.name).metadata or {}
+            kept = {k: v for k, v in current.items() if not k.startswith(("hnsw:", STATE_PREFIX))}
+            self.collection.modify(metadata={**kept, **{STATE_PREFIX + k: v for k, v in state.items()}})
+
+        self._call("update the collection metadata", modify)
 
     # -- records -----------------------------------------------------------------------
     def count(self) -> int:
@@ -256,6 +293,11 @@ class ChromaStorage:
             if embeddings is None or n == 0
             else np.asarray(embeddings, dtype=np.float32).reshape(n, -1),
         )
+
+    def stored_dimension(self) -> int | None:
+        """The length of the vectors the collection holds (one record read); ``None`` when empty."""
+        page = self._get(["embeddings"], limit=1)
+        return None if page.embeddings is None else int(page.embeddings.shape[1])
 
     def ids_stamped_after(self, stamp: int) -> list[str]:
         """Ids of the records stamped after ``stamp``, read in one call: a consistent set, where
@@ -349,7 +391,8 @@ class ChromaStorage:
         client to close stops it, so a store opened again later reads the files as they are then
         (written by another process meanwhile), not a stale in-memory state.
         """
-        close_client(self.client)
+        if self.owned:
+            close_client(self.client)
 
     def drop(self) -> None:
         """Delete the whole collection and its tombstones."""
@@ -379,6 +422,48 @@ def drop_collection(client: chromadb.api.ClientAPI, name: str) -> None:
         client.delete_collection(name)
     except NotFoundError:
         pass
+
+
+def client_of(collection: object) -> chromadb.api.ClientAPI:
+    """A client on the same Chroma as an open ``Collection`` (same settings, tenant and database).
+
+    Raises:
+        ConfigError: when ``collection`` is not a chromadb collection.
+    """
+    api = getattr(collection, "_client", None)  # where chromadb keeps a collection's connection
+    if not isinstance(collection, chromadb.Collection) or not callable(getattr(api, "get_settings", None)):
+        msg = f"expected a chromadb Collection (client.get_or_create_collection(name)), got {type(collection).__name__}"
+        raise ConfigError(msg)
+    settings = api.get_settings()  # type: ignore[union-attr]
+    return chromadb.Client(settings=settings, tenant=collection.tenant, database=collection.database)
+
+
+def _new_hnsw(config: ChromaConfig, metadata: Mapping[str, object]) -> HNSWConfiguration:
+    """Chroma's HNSW settings for a collection we create.
+
+    No embedding function: vectors always come from us (Chroma's default one would download a
+    model). Space "ip", not "cosine": we store unit vectors, so both rank alike, and Chroma
+    re-normalises under "cosine", which changes the last bits of the vectors it returns (and so
+    the order of ties after a rebuild). A small graph: our searches never use Chroma's index
+    (see ChromaConfig). Metadata with ``hnsw:*`` keys (langchain-chroma's ``collection_metadata``)
+    sets the index itself, as in Chroma.
+    """
+    if any(k.startswith("hnsw:") for k in metadata):
+        return {}
+    return {"space": "ip", "max_neighbors": config.hnsw_max_neighbors, "ef_construction": config.hnsw_ef_construction}
+
+
+def _space_of(collection: chromadb.Collection) -> str:
+    """The distance space of a collection: its configuration's, else its legacy metadata's, else
+    Chroma's default ``l2``.
+    """
+    configuration = getattr(collection, "configuration_json", None) or {}
+    for index in ("hnsw", "spann"):
+        space = (configuration.get(index) or {}).get("space")
+        if isinstance(space, str):
+            return space
+    space = (collection.metadata or {}).get("hnsw:space")
+    return space if isinstance(space, str) else "l2"
 
 
 def _stamped(operator: Literal["$gt", "$lt"], stamp: int) -> Where:

@@ -12,6 +12,7 @@ from typing import Any, cast
 import numpy as np
 
 from mira_vectorstores.engine import times
+from mira_vectorstores.engine.embeddings import unit_rows
 from mira_vectorstores.engine.errors import ConfigError, DimensionMismatchError, InvalidInputError
 from mira_vectorstores.engine.reserved import RESERVED_PREFIX
 from mira_vectorstores.engine.types import INT64_MAX, INT64_MIN, Metadata, Vector
@@ -155,11 +156,15 @@ def _check_value(value: object, where: str) -> None:
 
 
 def check_vectors(vectors: object, n: int, dimension: int | None, what: str = "vectors") -> Vector:
-    """Validate ``(n, d)`` finite, non-zero vectors and return them unit-normalised as float32.
+    """Validate ``(n, d)`` finite vectors and return them unit-normalised as float32.
+
+    An all-zero vector stays all zeros (Chroma stores it; LlamaIndex's ``MockEmbedding`` and
+    some models make it for empty text): its cosine with anything is defined as 0, so it ranks
+    below every positive match and its ``distance`` is that of an orthogonal vector.
 
     Raises:
         DimensionMismatchError: when ``d`` differs from the store's dimension.
-        InvalidInputError: for other shapes, NaN / inf or zero vectors.
+        InvalidInputError: for other shapes or NaN / inf.
     """
     try:
         array = np.asarray(vectors, dtype=np.float32)
@@ -177,17 +182,12 @@ def check_vectors(vectors: object, n: int, dimension: int | None, what: str = "v
     if array.shape[1] == 0:
         msg = f"{what} must have at least one dimension"
         raise InvalidInputError(msg)
-    wide = array.astype(np.float64)  # float64: squares of float32 values neither overflow nor underflow
-    norms = np.sqrt(np.einsum("ij,ij->i", wide, wide))  # NaN or inf anywhere in a row makes its norm so
-    finite = np.isfinite(norms)
+    finite = np.isfinite(array).all(axis=1)
     if not finite.all():
         bad = int(np.flatnonzero(~finite)[0])
         msg = f"{what}[{bad}] contains NaN or inf; give finite numbers (check the embedder or the data)"
         raise InvalidInputError(msg)
-    if (norms == 0).any():
-        msg = f"{what}[{int(np.flatnonzero(norms == 0)[0])}] is all zeros; cosine similarity is undefined for it"
-        raise InvalidInputError(msg)
-    return np.ascontiguousarray(wide / norms[:, None], dtype=np.float32)
+    return unit_rows(array)
 
 
 # -- the shape of an argument, a query vector, the store's folder ------------------------------

@@ -38,7 +38,6 @@ BAD_WRITES: list[tuple[str, Callable[[HybridStore], object], type[Exception], st
     ("vector dim", lambda s: s.add(["x"], vectors=[[1.0, 2.0]]), DimensionMismatchError, "2 dims.*expects 16"),
     ("nan vector", lambda s: s.add(["x"], vectors=[[np.nan] * 16]), InvalidInputError, "NaN"),
     ("inf vector", lambda s: s.upsert(["x"], vectors=[[np.inf] + [0.0] * 15]), InvalidInputError, "NaN or inf"),
-    ("zero vector", lambda s: s.add(["x"], vectors=[[0.0] * 16]), InvalidInputError, "all zeros"),
     ("dup ids", lambda s: s.add(["x", "y"], ids=["a", "a"]), InvalidInputError, "duplicate ids"),
     ("id count", lambda s: s.add(["x", "y"], ids=["a"]), InvalidInputError, "1 ids for 2"),
     ("meta count", lambda s: s.add(["x"], metadatas=[{}, {}]), InvalidInputError, "2 metadatas for 1"),

@@ -221,9 +221,9 @@ def test_check_vectors_refuses_non_finite(bad: float) -> None:
         check_vectors([[1.0, 0.0], [bad, 1.0]], 2, 2)
 
 
-def test_check_vectors_refuses_all_zero_row() -> None:
-    with pytest.raises(InvalidInputError, match=r"vectors\[2\] is all zeros"):
-        check_vectors([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]], 3, 2)
+def test_check_vectors_keeps_an_all_zero_row_zero() -> None:
+    out = check_vectors([[3.0, 4.0], [0.0, 1.0], [0.0, 0.0]], 3, 2)
+    np.testing.assert_array_equal(out, np.array([[0.6, 0.8], [0.0, 1.0], [0.0, 0.0]], dtype=np.float32))
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")

@@ -151,9 +151,17 @@ async def test_a_blank_query_is_not_embedded(async_only):
 
 
 # -- constructor, boosts and retriever arguments -------------------------------------------------------
-def test_a_string_for_the_embeddings_names_the_argument(tmp_path):
-    with pytest.raises(ConfigError, match=r"first argument is the embeddings model.*got str; to name the collection"):
+def test_a_string_first_is_the_collection_name_as_in_langchain_chroma(tmp_path):
+    store = MiraVectorStore("docs", HashingEmbedder(16))  # Chroma("docs", embeddings)
+    try:
+        assert store.engine.name == "docs"
+        assert store.add_texts(["hello"], ids=["h"]) == ["h"]
+    finally:
+        store.close()
+    with pytest.raises(ConfigError, match="store name must be 3-512 characters"):
         MiraVectorStore("some string")
+    with pytest.raises(ConfigError, match="give one of them"):
+        MiraVectorStore("docs", collection_name="other")
     with pytest.raises(ConfigError, match="got int"):
         MiraVectorStore(42)
     with pytest.raises(ConfigError, match="first argument is the embeddings model"):

@@ -125,10 +125,19 @@ def axes(open_store, table):
     return store
 
 
-def test_similarity_search_with_score_returns_cosine(axes):
+def test_similarity_search_with_score_returns_distance_as_langchain_chroma(axes):
     scored = axes.similarity_search_with_score("q", k=3)
     assert ids(d for d, _ in scored) == ["same", "orth", "opposite"]
-    assert [s for _, s in scored] == pytest.approx([1.0, 0.0, -1.0], abs=1e-6)
+    assert [s for _, s in scored] == pytest.approx([0.0, 1.0, 2.0], abs=1e-6)  # 1 - cosine, lower is better
+    assert scored[0][1] == 0.0  # an exact match is at exactly 0, as in Chroma
+    by_vector = axes.similarity_search_by_vector_with_relevance_scores([1.0, 0.0, 0.0], k=3)
+    assert [s for _, s in by_vector] == pytest.approx([0.0, 1.0, 2.0], abs=1e-6)
+
+
+def test_hybrid_scores_stay_higher_is_better(axes):
+    scored = axes.hybrid_search_with_score("q", k=3)
+    assert [s for _, s in scored] == sorted((s for _, s in scored), reverse=True)
+    assert [s for _, s in axes.similarity_search_with_score("q", k=3, mode="hybrid")] == [s for _, s in scored]
 
 
 def test_relevance_maps_cosine_into_unit_interval_and_never_negative(axes):
@@ -351,7 +360,7 @@ def test_scores_are_cosines_for_unnormalised_embeddings(open_store, table):
     store = open_store(table({"q": [2.0, 0.0, 0.0], "long": [5.0, 0.0, 0.0], "diag": [3.0, 3.0, 0.0]}))
     store.add_texts(["long", "diag"], ids=["long", "diag"])
     scored = store.similarity_search_with_score("q", k=2)
-    assert [s for _, s in scored] == pytest.approx([1.0, 2**-0.5], abs=1e-6)
+    assert [s for _, s in scored] == pytest.approx([0.0, 1 - 2**-0.5], abs=1e-6)  # distances of unit vectors
 
 
 @pytest.mark.integration

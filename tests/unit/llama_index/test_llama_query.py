@@ -6,9 +6,14 @@ import numpy as np
 import pytest
 from llama_fakes import CORPUS, HashEmbedding
 from llama_index.core.schema import TextNode
-from llama_index.core.vector_stores.types import VectorStoreQuery, VectorStoreQueryMode
+from llama_index.core.vector_stores.types import (
+    MetadataFilter,
+    MetadataFilters,
+    VectorStoreQuery,
+    VectorStoreQueryMode,
+)
 
-from mira_vectorstores import ConfigError, FieldBoost, FusionMethod, InvalidInputError
+from mira_vectorstores import ConfigError, FieldBoost, FusionMethod
 from mira_vectorstores.llama_index import MiraVectorStore
 
 Mode = VectorStoreQueryMode
@@ -166,9 +171,18 @@ async def test_query_text_alone_uses_the_stores_embed_model(call) -> None:
     store.client.close()
 
 
-async def test_dense_query_without_vector_or_embedder_raises(filled, call) -> None:
-    with pytest.raises(InvalidInputError, match="vector"):
-        await call(filled, "query", VectorStoreQuery(query_str="cat"))
+async def test_dense_query_without_vector_or_embedder_lists_the_filtered_nodes(filled, call) -> None:
+    # As ChromaVectorStore: no vector and no way to make one -> the first k nodes that pass the filters.
+    everything = await call(filled, "query", VectorStoreQuery(query_str="cat", similarity_top_k=100))
+    assert sorted(everything.ids) == sorted(node.node_id for node in filled.get_nodes())
+    assert everything.similarities is None
+    filters = MetadataFilters(filters=[MetadataFilter(key="legs", value=4)])
+    some = await call(filled, "query", VectorStoreQuery(filters=filters, similarity_top_k=100))
+    assert some.ids
+    assert all(node.metadata["legs"] == 4 for node in some.nodes)
+    assert len(some.ids) < len(everything.ids)
+    two = await call(filled, "query", VectorStoreQuery(similarity_top_k=2, mode=Mode.MMR))
+    assert len(two.ids) == 2
 
 
 @pytest.mark.parametrize("mode", [Mode.SVM, Mode.SEMANTIC_HYBRID, Mode.LINEAR_REGRESSION, Mode.LOGISTIC_REGRESSION])
