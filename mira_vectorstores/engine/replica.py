@@ -45,7 +45,7 @@ from mira_vectorstores.engine.mirrors.mirror_set import Mirrors
 from mira_vectorstores.engine.reserved import REV
 from mira_vectorstores.engine.stamps import Clock, stamp_of_time
 from mira_vectorstores.engine.storage import probe
-from mira_vectorstores.engine.storage.chroma import ChromaStorage
+from mira_vectorstores.engine.storage.chroma import ChromaStorage, state_metadata
 from mira_vectorstores.engine.storage.journal import Journal
 from mira_vectorstores.engine.storage.payloads import write_atomic
 from mira_vectorstores.engine.writes.batch import WriteBatch
@@ -146,6 +146,10 @@ class Replica:
         self._last_check = time.monotonic()
         self._last_save = time.monotonic()
         self._interrupted = False  # a write was stopped half-way: never close clean
+        #: Chroma's write position (embedded) up to which the mirrors are known complete: set when
+        #: they are built or reconciled, moved on by a write of ours only when nothing else wrote
+        #: between (``_writing``); ``None``: unknown, so the next clean open reconciles.
+        self._position: int | None = None
 
     @classmethod
     def open(
@@ -173,6 +177,11 @@ class Replica:
         try:
             if folder is not None:
                 _check_shutdown(Path(str(where.path)), name, folder)
+            if collection_metadata is not None and embedder is not None:
+                # A new collection is born with the store's state (a later change may not be
+                # allowed: ``set_state``); an existing one ignores creation metadata.
+                state = {"embedder": embedder.name, "dimension": embedder.dimension}
+                collection_metadata = {**collection_metadata, **state_metadata(state)}
             storage = ChromaStorage.open(
                 name=name,
                 path=where.path,
@@ -290,16 +299,23 @@ class Replica:
                 _CLOCK.observe(manifest.high_water)
                 if self.mode == "embedded" and self.sole_writer and manifest.clean:
                     # Saved by the folder's last holder as it closed, and this process holds
-                    # the lock now: nothing can have changed. No Chroma read at all.
-                    pass
+                    # the lock now: no store of ours wrote since. Another library may have
+                    # (langchain-chroma, ChromaVectorStore: they take no lock and stamp nothing):
+                    # Chroma's write position tells, in one small read.
+                    position = self.storage.write_position()
+                    if position is None or position != manifest.chroma_position:
+                        self._note(catch_up.reconcile(self.storage, mirrors))
+                    self._position = position
                 elif manifest.high_water < stamp_of_time(time.time() - TOMBSTONE_HORIZON_S):
                     # Older than the tombstones: deletes since then are known only by absence.
                     self._note(catch_up.reconcile(self.storage, mirrors))
                 else:
                     self.catch_up()
                 if manifest.clean and self.mode == "embedded":
-                    snapshot.mark(self.mirror_dir, manifest, clean=False)  # a crash from here on is unclean
+                    # A crash from here on is unclean.
+                    snapshot.mark(self.mirror_dir, manifest, clean=False, chroma_position=manifest.chroma_position)
                 return mirrors
+        self._position = self.storage.write_position()  # read first: a write during the rebuild is not missed
         if self.storage.count() == 0:
             return Mirrors(dimension, self.config)
         mirrors, self.high_water = catch_up.rebuild(self.storage, dimension, self.config)
@@ -385,13 +401,18 @@ class Replica:
         re-read: ``_after_failed_write``), say a SIGTERM handler's ``SystemExit``, may have reached
         Chroma and not the mirrors, so the store will not be closed clean: the next open catches up.
         """
+        before = self.storage.write_position() if self._position is not None else None
         try:
             yield
         except StorageError:
+            self._position = None
             raise
         except BaseException:
             self._interrupted = True
+            self._position = None
             raise
+        # Only our write moved Chroma's position (nothing else wrote since we last knew it).
+        self._position = self.storage.write_position() if before is not None and before == self._position else None
 
     def delete(self, ids: Sequence[str]) -> int:
         """Delete records (on a shared store: every one Chroma holds); returns how many existed."""
@@ -502,7 +523,9 @@ class Replica:
     def refresh(self, *, full: bool = False) -> None:
         """Catch up now (``full``: re-read everything from Chroma, plain Chroma clients' writes included)."""
         if full and self.mirrors is not None:
+            position = self.storage.write_position()  # read first: a write during the rebuild is not missed
             self.mirrors, top = catch_up.rebuild(self.storage, self.mirrors.dimension, self.config)
+            self._position = position
             self.high_water = max(self.high_water, top)
             self._dirty = True
             self.last_catch_up = time.time()
@@ -553,6 +576,7 @@ class Replica:
                 high_water=self.high_water,
                 embedder=embedder,
                 clean=clean,
+                chroma_position=self._position,
             )
             self._saved_high_water, self._dirty = self.high_water, False
             self._last_save = time.monotonic()
@@ -560,7 +584,7 @@ class Replica:
             manifest = snapshot.read_manifest(self.mirror_dir)
             current = manifest is not None and manifest.high_water == self.high_water
             if manifest is not None and current and manifest.collection_id == self.storage.collection_id:
-                snapshot.mark(self.mirror_dir, manifest, clean=True)
+                snapshot.mark(self.mirror_dir, manifest, clean=True, chroma_position=self._position)
         if self.journal is not None and self.folder is not None and _open_here(self.folder) == 1:
             # The snapshot (fsync'd) holds every journalled write that reached Chroma (one that
             # did not was never acknowledged). With another store of this collection open in this

@@ -280,7 +280,9 @@ class HybridStore:
             ConfigError: when ``collection`` is not a chromadb collection.
         """
         client = client_of(collection)
-        return cls(str(collection.name), client=client, embedder=embedder, config=config, boosts=boosts)
+        store = cls(str(collection.name), client=client, embedder=embedder, config=config, boosts=boosts)
+        store._replica.storage.close_client = True  # made here: released on close (the collection stays)
+        return store
 
     @staticmethod
     def repair(

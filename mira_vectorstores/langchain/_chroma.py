@@ -196,10 +196,9 @@ class ChromaCompatMixin:
             InvalidInputError: for a file that cannot be read, or bad metadata or ids.
         """
         uris = check_list(uris, "uris", of="file paths")
-        vectors = self._image_vectors(uris)
-        texts = [read_image_base64(uri) for uri in uris]
+        texts = [read_image_base64(uri) for uri in uris]  # first: a file that cannot be read is named here
         request = _convert.write_request(texts, metadatas, ids, {})
-        return list(self._engine.upsert(**request, vectors=vectors))
+        return list(self._engine.upsert(**request, vectors=self._image_vectors(uris)))
 
     def similarity_search_by_image(self, uri: str, k: int = 4, **kwargs: Any) -> list[Document]:
         """The ``k`` images (or documents) nearest an image file (see ``add_images``)."""
@@ -219,6 +218,10 @@ class ChromaCompatMixin:
                 f"this store's embeddings are {type(self._embeddings).__name__}"
             )
             raise ConfigError(msg)
+        for uri in uris:
+            if not isinstance(uri, (str, Path)) or not Path(uri).is_file():
+                msg = f"image {uri!r} is not a file this process can read; give the path of an image file"
+                raise InvalidInputError(msg)
         return list(embed_image(uris=uris))
 
 

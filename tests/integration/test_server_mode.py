@@ -89,3 +89,57 @@ def test_a_restarted_server_store_loads_its_cache_and_catches_up_by_the_change(
     assert again.get(["c7"]) == []
     assert again.health().mirror_dir == str(cache)
     again.close()
+
+
+def test_a_collection_written_by_langchain_chroma_on_a_server_opens_in_place(server: int) -> None:
+    """langchain-chroma writes on the server; ours opens it by host, by a caller's HttpClient and
+    through LlamaIndex's from_params, searches, writes, and langchain-chroma reads our write back.
+    """
+    import chromadb
+    from langchain_chroma import Chroma
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+    from llama_index.core.vector_stores.types import VectorStoreQuery, VectorStoreQueryMode
+
+    from mira_vectorstores.langchain import MiraVectorStore as LangChainStore
+    from mira_vectorstores.llama_index import MiraVectorStore as LlamaStore
+
+    embeddings = DeterministicFakeEmbedding(size=24)
+    theirs = Chroma(collection_name="lc-on-server", embedding_function=embeddings, host="127.0.0.1", port=server)
+    theirs.add_texts(
+        ["zebras graze on the savanna", "owls hunt at night", "salmon swim upstream"],
+        metadatas=[{"kind": "mammal"}, {"kind": "bird"}, {"kind": "fish"}],
+        ids=["z", "o", "s"],
+    )
+
+    ours = LangChainStore(collection_name="lc-on-server", embedding_function=embeddings, host="127.0.0.1", port=server)
+    try:
+        assert ours.engine.space == "l2"
+        [(best, distance)] = ours.similarity_search_with_score("owls hunt at night", k=1)
+        assert (best.id, distance) == ("o", 0.0)
+        assert [d.id for d in ours.hybrid_search("salmon", k=1)] == ["s"]
+        assert [d.id for d in ours.similarity_search("zebras", k=3, filter={"kind": "mammal"})] == ["z"]
+        ours.add_texts(["wolves howl at the moon"], metadatas=[{"kind": "mammal"}], ids=["w"])
+    finally:
+        ours.close()
+
+    got = theirs.get(ids=["w"])
+    assert got["documents"] == ["wolves howl at the moon"]
+    assert got["metadatas"][0]["kind"] == "mammal"
+    assert theirs.similarity_search("wolves howl at the moon", k=1)[0].id == "w"
+
+    client = chromadb.HttpClient(host="127.0.0.1", port=server)
+    by_client = LangChainStore(collection_name="lc-on-server", embedding_function=embeddings, client=client)
+    try:
+        assert sorted(by_client.get()["ids"]) == ["o", "s", "w", "z"]
+    finally:
+        by_client.close()
+    assert client.heartbeat()  # the caller's client is left open
+
+    llama = LlamaStore.from_params(collection_name="lc-on-server", host="127.0.0.1", port=server)
+    try:
+        result = llama.query(
+            VectorStoreQuery(query_str="owls", mode=VectorStoreQueryMode.TEXT_SEARCH, similarity_top_k=1)
+        )
+        assert result.ids == ["o"]
+    finally:
+        llama.client.close()

@@ -51,6 +51,9 @@ class Manifest:
     index_kind: str
     snapshot: str
     files: dict[str, str]  # relative path -> xxh3-64 hex digest
+    #: Chroma's write position (``ChromaStorage.write_position``) the snapshot is complete up to,
+    #: when known: a clean reopen that finds another one reconciles (another library wrote).
+    chroma_position: int | None = None
 
 
 def _checksum(path: Path) -> str:
@@ -68,7 +71,16 @@ def _write_manifest(folder: Path, manifest: Manifest) -> None:
     write_atomic(folder / "manifest.json", json.dumps(asdict(manifest), indent=1).encode())
 
 
-def save(folder: Path, mirrors: Mirrors, *, collection_id: str, high_water: int, embedder: str, clean: bool) -> None:
+def save(
+    folder: Path,
+    mirrors: Mirrors,
+    *,
+    collection_id: str,
+    high_water: int,
+    embedder: str,
+    clean: bool,
+    chroma_position: int | None = None,
+) -> None:
     """Write a snapshot of the mirrors and make it current."""
     folder.mkdir(parents=True, exist_ok=True)
     # A unique name per snapshot: two processes saving at once never write into one folder.
@@ -94,6 +106,7 @@ def save(folder: Path, mirrors: Mirrors, *, collection_id: str, high_water: int,
         index_kind=mirrors.dense.kind.value,
         snapshot=snap.name,
         files={p.relative_to(snap).as_posix(): _checksum(p) for p in files},
+        chroma_position=chroma_position,
     )
     _write_manifest(folder, manifest)
     for stale in folder.glob("snap-*"):
@@ -102,9 +115,9 @@ def save(folder: Path, mirrors: Mirrors, *, collection_id: str, high_water: int,
     logger.debug("saved mirrors at stamp %d (%d records)", high_water, manifest.count)
 
 
-def mark(folder: Path, manifest: Manifest, *, clean: bool) -> Manifest:
-    """Rewrite the manifest with another ``clean`` flag (same snapshot files)."""
-    marked = replace(manifest, clean=clean)
+def mark(folder: Path, manifest: Manifest, *, clean: bool, chroma_position: int | None = None) -> Manifest:
+    """Rewrite the manifest with another ``clean`` flag and Chroma position (same snapshot files)."""
+    marked = replace(manifest, clean=clean, chroma_position=chroma_position)
     _write_manifest(folder, marked)
     return marked
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import itertools
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -90,7 +92,8 @@ class ChromaStorage:
             config: Chroma's HNSW parameters for a new collection (an existing one keeps its own).
             retries: how often a call that cannot reach the server is tried again.
             backoff: seconds before the first retry (doubling after each).
-            owned: the client is ours to close (``False``: the caller's, left open).
+            owned: the client is ours to close, and the collection ours to drop with an in-memory
+                store (``False``: a caller's client, left open, and a caller's collection, kept).
             create: create the collection when it does not exist (``False``: ``StorageError``).
             metadata: metadata of a new collection; a ``"hnsw:space"`` key in it chooses the
                 distance space as it does in Chroma.
@@ -106,6 +109,10 @@ class ChromaStorage:
         self.retries = retries
         self.backoff = backoff
         self.owned = owned
+        #: ``close`` closes the client (a client made from a caller's collection is ours to close).
+        self.close_client = owned
+        #: The folder of an embedded client (``write_position`` reads Chroma's database there).
+        self.path: Path | None = None
         try:
             if create:
                 self.collection = client.get_or_create_collection(
@@ -146,7 +153,9 @@ class ChromaStorage:
         options = {"config": config, "create": create, "metadata": metadata}
         if client is not None:
             where = (server or ServerConfig()).url(host, port) if host is not None else str(path or "memory")
-            return cls(client, name, where=where, owned=False, **options)  # type: ignore[arg-type]
+            storage = cls(client, name, where=where, owned=False, **options)  # type: ignore[arg-type]
+            storage.path = Path(path) if path is not None and host is None else None
+            return storage
         if host is not None:
             server = server or ServerConfig()
             where = server.url(host, port)
@@ -172,7 +181,9 @@ class ChromaStorage:
             )
         if path is not None:
             Path(path).mkdir(parents=True, exist_ok=True)
-            return cls(chromadb.PersistentClient(path=str(path)), name, where=str(path), **options)  # type: ignore[arg-type]
+            storage = cls(chromadb.PersistentClient(path=str(path)), name, where=str(path), **options)  # type: ignore[arg-type]
+            storage.path = Path(path)
+            return storage
         return cls(chromadb.EphemeralClient(), name, where="memory", **options)  # type: ignore[arg-type]
 
     def _call(self, what: str, call: Callable[[], T]) -> T:
@@ -205,15 +216,21 @@ class ChromaStorage:
 
     def set_state(self, state: Mapping[str, object]) -> None:
         """Set the store's keys of the collection metadata, keeping everyone else's keys (a
-        collection written by langchain-chroma or LlamaIndex keeps its own metadata). Chroma
-        refuses ``hnsw:*`` keys in a change (the space lives in the collection's configuration),
-        so those are left out of it.
+        collection written by langchain-chroma or LlamaIndex keeps its own metadata).
+
+        Chroma refuses a change of metadata that holds ``hnsw:*`` keys, and a change replaces
+        the whole metadata: a collection whose metadata has them (langchain-chroma's
+        ``collection_metadata={"hnsw:space": ...}``, which other libraries read back) is left
+        as it is, and its state is only what it was created with (``state_metadata``).
         """
 
         def modify() -> None:
             current = self.client.get_collection(self.name).metadata or {}
-            kept = {k: v for k, v in current.items() if not k.startswith(("hnsw:", STATE_PREFIX))}
-            self.collection.modify(metadata={**kept, **{STATE_PREFIX + k: v for k, v in state.items()}})
+            if any(k.startswith("hnsw:") for k in current):
+                logger.debug("collection %r keeps its hnsw:* metadata; the store's state is not recorded", self.name)
+                return
+            kept = {k: v for k, v in current.items() if not k.startswith(STATE_PREFIX)}
+            self.collection.modify(metadata={**kept, **state_metadata(state)})
 
         self._call("update the collection metadata", modify)
 
@@ -326,6 +343,28 @@ class ChromaStorage:
             found.update(zip(page.ids, page.metadatas, strict=True))
         return found
 
+    def write_position(self) -> int | None:
+        """How far Chroma's metadata segment of this collection has applied the write log: any
+        write to the collection, by any client (langchain-chroma's, ChromaVectorStore's), moves it
+        on. Embedded folders only; ``None`` elsewhere, or when this chromadb's database cannot be
+        read so (then a caller assumes the collection may have changed).
+        """
+        if self.path is None:
+            return None
+        database = self.path / "chroma.sqlite3"
+        try:
+            with closing(sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True, timeout=5)) as db:
+                rows = db.execute(
+                    "SELECT m.seq_id FROM max_seq_id m JOIN segments s ON m.segment_id = s.id "
+                    "WHERE s.collection = ? AND s.scope = 'METADATA'",
+                    (self.collection_id,),
+                ).fetchall()
+        except sqlite3.Error:
+            logger.debug("cannot read Chroma's write position at %s", database, exc_info=True)
+            return None
+        # An int, or 8 big-endian bytes in databases older chromadb versions wrote.
+        return max([0, *(int.from_bytes(v, "big") if isinstance(v, bytes) else int(v) for (v,) in rows)])
+
     @property
     def collection_id(self) -> str:
         """Chroma's id of the collection (a collection dropped and made again gets a new one)."""
@@ -391,7 +430,7 @@ class ChromaStorage:
         client to close stops it, so a store opened again later reads the files as they are then
         (written by another process meanwhile), not a stale in-memory state.
         """
-        if self.owned:
+        if self.close_client:
             close_client(self.client)
 
     def drop(self) -> None:
@@ -422,6 +461,11 @@ def drop_collection(client: chromadb.api.ClientAPI, name: str) -> None:
         client.delete_collection(name)
     except NotFoundError:
         pass
+
+
+def state_metadata(state: Mapping[str, object]) -> dict[str, object]:
+    """The store's state as collection metadata keys (``mira_*``)."""
+    return {STATE_PREFIX + k: v for k, v in state.items()}
 
 
 def client_of(collection: object) -> chromadb.api.ClientAPI:

@@ -294,3 +294,24 @@ def test_a_clean_close_reopens_without_reading_chroma(tmp_path: Path, monkeypatc
     assert not snapshot.read_manifest(tmp_path / "mira" / "notes").clean  # open: a crash from now on is unclean
     reopened.close()
     assert snapshot.read_manifest(tmp_path / "mira" / "notes").clean
+
+
+def test_a_clean_reopen_sees_records_another_library_added_or_deleted_meanwhile(tmp_path: Path) -> None:
+    """langchain-chroma or ChromaVectorStore may write to the folder while no store of ours has it
+    open: they take no lock and stamp nothing, so the clean reopen counts Chroma's records and
+    reconciles when the count moved.
+    """
+    _build(tmp_path).close()
+    raw_client = chromadb.PersistentClient(path=str(tmp_path))
+    raw = raw_client.get_collection("notes")
+    vector = HashingEmbedder(32).embed_query("penguins on ice")
+    raw.add(ids=["foreign"], embeddings=[vector.tolist()], documents=["penguins on ice"], metadatas=[{"i": -1}])
+    raw.delete(ids=["n6", "n7"])
+    del raw, raw_client
+    reopened = HybridStore.persistent(tmp_path, "notes", embedder=HashingEmbedder(32))
+    try:
+        assert reopened.count() == 300 + 1 - 2
+        assert reopened.search("penguins", k=1, mode="lexical")[0].id == "foreign"
+        assert reopened.get(["n6", "n7"]) == []
+    finally:
+        reopened.close()

@@ -194,3 +194,30 @@ async def test_unsupported_mode_raises(filled, call, mode: Mode) -> None:
 async def test_unknown_query_option_raises(filled, call) -> None:
     with pytest.raises(ConfigError, match="unknown query options"):
         await call(filled, "query", VectorStoreQuery(query_embedding=[1.0] * 64), rerank=True)
+
+
+async def test_chroma_style_query_options_where_where_document_and_mmr_prefetch(filled, call, embed_model) -> None:
+    """ChromaVectorStore's vector_store_kwargs: where / where_document (ANDed with filters) and the MMR prefetch."""
+    query = q(embed_model, "the cat", similarity_top_k=10)
+    dogs = await call(filled, "query", query, where={"animal": "dog"})
+    assert dogs.ids
+    assert all(node.metadata["animal"] == "dog" for node in dogs.nodes)
+    barking = await call(filled, "query", query, where_document={"$contains": "bark"})
+    assert barking.ids
+    assert all("bark" in node.get_content() for node in barking.nodes)
+    both = VectorStoreQuery(
+        query_str="the cat",
+        query_embedding=embed_model.vector("the cat"),
+        similarity_top_k=10,
+        filters=MetadataFilters(filters=[MetadataFilter(key="legs", value=4)]),
+    )
+    anded = await call(filled, "query", both, where={"animal": "cat"})
+    assert anded.ids
+    assert all(n.metadata["animal"] == "cat" and n.metadata["legs"] == 4 for n in anded.nodes)
+    mmr = q(embed_model, "the cat", mode=Mode.MMR, similarity_top_k=2)
+    assert len((await call(filled, "query", mmr, mmr_prefetch_k=4)).ids) == 2
+    assert len((await call(filled, "query", mmr, mmr_prefetch_factor=2.0)).ids) == 2
+    with pytest.raises(ConfigError, match="not both"):
+        await call(filled, "query", mmr, mmr_prefetch_k=4, mmr_prefetch_factor=2.0)
+    with pytest.raises(ConfigError, match="mmr_prefetch_factor must be a number > 0"):
+        await call(filled, "query", mmr, mmr_prefetch_factor=0)
