@@ -29,7 +29,11 @@ def open_engine(
         raise ConfigError(msg)
     location = dict(where)
     if "port" in location:
-        location["port"] = int(location["port"])
+        try:
+            location["port"] = int(location["port"])
+        except (TypeError, ValueError):
+            msg = f"port must be a port number, got {location['port']!r}"
+            raise ConfigError(msg) from None
     return HybridStore(
         name, embedder=embedder, config=config, boosts=boosts, **location, **collection_options(collection_kwargs)
     )
