@@ -30,6 +30,9 @@ AXES: dict[str, int] = {
     "Rivers carry water to the ocean.": 0,
 }
 FIRST, SECOND, THIRD, FOURTH, FIFTH, FIRST_AGAIN = AXES
+#: The four lines the index tests split into nodes, and the ids of their documents.
+LINES = [FIRST, SECOND, THIRD, FOURTH]
+DOC_IDS = ["doc-1", "doc-2", "doc-3", "doc-4"]
 #: Every query is embedded on this axis, so a top-1 query answers THIRD.
 QUERY_AXIS = 2
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from llama_compat import (
+    DOC_IDS,
     FIFTH,
     FIRST,
     FIRST_AGAIN,
-    FOURTH,
-    SECOND,
+    LINES,
     THIRD,
     LineSplitter,
     TableEmbedding,
@@ -29,9 +29,6 @@ from llama_index.core import Document, StorageContext, VectorStoreIndex, load_in
 from llama_index.core.schema import ImageNode, NodeRelationship, QueryBundle, RelatedNodeInfo, TextNode
 
 from mira_vectorstores.llama_index import MiraVectorStore
-
-LINES = [FIRST, SECOND, THIRD, FOURTH]
-DOC_IDS = ["doc-1", "doc-2", "doc-3", "doc-4"]
 
 
 def documents() -> list[Document]:

@@ -9,12 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from llama_compat import (
+    DOC_IDS,
     FIFTH,
     FIRST,
     FIRST_AGAIN,
-    FOURTH,
-    SECOND,
-    THIRD,
+    LINES,
     LineSplitter,
     TableEmbedding,
     assert_vectors,
@@ -25,9 +24,6 @@ from llama_compat import (
 from llama_index.core import Document, StorageContext, VectorStoreIndex
 
 from mira_vectorstores.llama_index import MiraVectorStore
-
-LINES = [FIRST, SECOND, THIRD, FOURTH]
-DOC_IDS = ["doc-1", "doc-2", "doc-3", "doc-4"]
 
 
 def index_over(store: Any, docs: list[Document]) -> VectorStoreIndex:
