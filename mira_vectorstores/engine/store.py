@@ -120,8 +120,9 @@ class HybridStore:
         Chroma holds is left as it is), and what this store writes there stays readable by the
         original library (each record also carries the store's ``_mira_*`` metadata keys). Dense
         search ranks by cosine in every space; ``ScoreBreakdown.distance`` reports the
-        collection's own distance of unit vectors. Writes of other libraries reach the mirrors on
-        ``refresh(full=True)``.
+        collection's own distance of unit vectors. Writes other libraries make while the store is
+        open reach the mirrors on ``refresh(full=True)`` (they do not announce themselves); those
+        made to an embedded folder while it was closed, at the next open.
 
         Args:
             name: the Chroma collection (3-512 chars of ``[a-zA-Z0-9._-]``).
