@@ -364,8 +364,8 @@ class HybridStore:
                 return
             self._closed = True
             _OPEN_STORES.discard(self)
-            if self._replica.mode == "memory":
-                self.objects.drop()
+            if self._replica.mode == "memory" and self._replica.storage.owned:
+                self.objects.drop()  # (a caller's collection keeps its objects)
             self._replica.close()
 
     def __enter__(self) -> Self:

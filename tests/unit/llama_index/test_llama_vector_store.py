@@ -209,3 +209,25 @@ async def test_raw_object_is_a_node_whose_payload_the_helper_returns(call) -> No
     with pytest.raises(RecordNotFoundError, match="plain"):
         await call(store, "get_object", "plain")
     store.client.close()
+
+
+def test_a_callers_ephemeral_collection_keeps_records_and_raw_objects_after_close() -> None:
+    """MiraVectorStore(chroma_collection=...) on an EphemeralClient collection: closing the store
+    leaves the caller's collection, its records and the payloads of raw objects, for the next store.
+    """
+    import uuid
+
+    import chromadb
+
+    collection = chromadb.EphemeralClient().get_or_create_collection(f"caller-{uuid.uuid4().hex[:8]}")
+    first = MiraVectorStore(chroma_collection=collection)
+    first.add([TextNode(id_="n", text="a node", embedding=[1.0, 0.0])])
+    object_id = first.client.put_object(b"payload bytes", description="bytes", embedding=[0.0, 1.0])
+    first.client.close()
+    assert collection.count() == 2
+    second = MiraVectorStore(chroma_collection=collection)
+    try:
+        assert second.get_object(object_id) == b"payload bytes"
+        assert [n.node_id for n in second.get_nodes(["n"])] == ["n"]
+    finally:
+        second.client.close()
