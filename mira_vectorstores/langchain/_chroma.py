@@ -18,27 +18,24 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from langchain_core.documents import Document
-from langchain_core.embeddings import Embeddings
 
 from mira_vectorstores.engine import (
     ConfigError,
     HybridStore,
     InvalidInputError,
-    SearchHit,
     ServerConfig,
     check_list,
 )
 from mira_vectorstores.langchain import _convert
+from mira_vectorstores.langchain._hybrid import EngineSearch
 
 #: What ``get(include=...)`` may ask for, as in Chroma.
 GET_INCLUDES = ("documents", "metadatas", "embeddings")
 
 
-class ChromaCompatMixin:
+class ChromaCompatMixin(EngineSearch):
     """langchain-chroma methods over the wrapped engine (``self._engine``)."""
 
-    _engine: HybridStore
-    _embeddings: Embeddings | None
     #: Opens the collection again with the constructor's arguments (``None``: made by ``from_engine``).
     _open: Callable[[], HybridStore] | None = None
     #: langchain-chroma's ``relevance_score_fn``: distance -> relevance (``None``: ``_convert.to_relevance``).
@@ -47,14 +44,6 @@ class ChromaCompatMixin:
     if TYPE_CHECKING:  # MiraVectorStore's methods, used here
 
         def _bind(self, engine: HybridStore) -> None: ...
-
-        def _hits(
-            self, query: str | None, vector: Sequence[float] | None, options: dict[str, Any]
-        ) -> list[SearchHit]: ...
-
-        async def _ahits(
-            self, query: str | None, vector: Sequence[float] | None, options: dict[str, Any]
-        ) -> list[SearchHit]: ...
 
         def similarity_search_by_vector(self, embedding: list[float], k: int = 4, **kwargs: Any) -> list[Document]: ...
 

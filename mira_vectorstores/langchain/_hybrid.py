@@ -1,32 +1,45 @@
 """Hybrid and keyword search: the methods LangChain's ``VectorStore`` has no name for.
 
-The ``HybridSearchMixin`` half of ``MiraVectorStore``; each method is one engine search in a
+``EngineSearch`` is the engine call every search method of ``MiraVectorStore`` makes; the
+``HybridSearchMixin`` half of ``MiraVectorStore``: each method is one engine search in a
 fixed mode (``SearchMode.HYBRID`` or ``SearchMode.LEXICAL``), scores higher-is-better.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
 
-from mira_vectorstores.engine import SearchHit, SearchMode
+from mira_vectorstores.engine import HybridStore, SearchHit, SearchMode
 from mira_vectorstores.langchain import _convert
 
 
-class HybridSearchMixin:
+class EngineSearch:
+    """The one engine search call of ``MiraVectorStore`` and its mixins, sync and async.
+
+    The async twin awaits the LangChain embedding, then runs the engine in a thread.
+    """
+
+    _engine: HybridStore
+    _embeddings: Embeddings | None
+
+    def _hits(self, query: str | None, vector: Sequence[float] | None, options: dict[str, Any]) -> list[SearchHit]:
+        return self._engine.search(query, vector=vector, **options)
+
+    async def _ahits(
+        self, query: str | None, vector: Sequence[float] | None, options: dict[str, Any]
+    ) -> list[SearchHit]:
+        if vector is None and self._embeddings is not None and _convert.needs_vector(query, options):
+            vector = await self._embeddings.aembed_query(query)
+        return await asyncio.to_thread(self._engine.search, query, vector=vector, **options)
+
+
+class HybridSearchMixin(EngineSearch):
     """``hybrid_search``, ``hybrid_search_with_score`` and ``keyword_search`` (``MiraVectorStore``'s)."""
-
-    if TYPE_CHECKING:  # MiraVectorStore's methods, used here
-
-        def _hits(
-            self, query: str | None, vector: Sequence[float] | None, options: dict[str, Any]
-        ) -> list[SearchHit]: ...
-
-        async def _ahits(
-            self, query: str | None, vector: Sequence[float] | None, options: dict[str, Any]
-        ) -> list[SearchHit]: ...
 
     def hybrid_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
         """The ``k`` best documents by fused dense and BM25 rankings (``fusion=``, ``alpha=``); each

@@ -23,7 +23,6 @@ from mira_vectorstores.engine import (
     BoostRule,
     ConfigError,
     HybridStore,
-    SearchHit,
     ServerConfig,
     StoreConfig,
 )
@@ -267,17 +266,7 @@ class MiraVectorStore(ChromaCompatMixin, HybridSearchMixin, RawObjectsMixin, Vec
         """The documents with these ids, in the order given; unknown ids are skipped."""
         return await asyncio.to_thread(self.get_by_ids, ids)
 
-    # -- search: one sync and one async path ---------------------------------------------
-    def _hits(self, query: str | None, vector: Sequence[float] | None, options: dict[str, Any]) -> list[SearchHit]:
-        return self._engine.search(query, vector=vector, **options)
-
-    async def _ahits(
-        self, query: str | None, vector: Sequence[float] | None, options: dict[str, Any]
-    ) -> list[SearchHit]:
-        if vector is None and self._embeddings is not None and _convert.needs_vector(query, options):
-            vector = await self._embeddings.aembed_query(query)
-        return await asyncio.to_thread(self._engine.search, query, vector=vector, **options)
-
+    # -- search: one sync and one async path (``EngineSearch._hits`` / ``_ahits``) ----------
     @override
     def similarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
         """The ``k`` documents nearest the query (dense unless ``mode=`` says otherwise)."""

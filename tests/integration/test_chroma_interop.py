@@ -30,9 +30,6 @@ from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
 from llama_index.core import Document as LlamaDocument
 from llama_index.core import StorageContext, VectorStoreIndex
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.node_parser import NodeParser
-from llama_index.core.node_parser.node_utils import build_nodes_from_splits
-from llama_index.core.schema import BaseNode
 from llama_index.core.vector_stores.types import (
     MetadataFilter,
     MetadataFilters,
@@ -40,6 +37,7 @@ from llama_index.core.vector_stores.types import (
     VectorStoreQueryMode,
 )
 from llama_index.vector_stores.chroma import ChromaVectorStore
+from llama_splitter import LineSplitter
 
 from mira_vectorstores import EmbeddingMismatchError, HashingEmbedder
 from mira_vectorstores.langchain import MiraVectorStore as LangChainStore
@@ -108,17 +106,6 @@ class LlamaBagOfWords(BaseEmbedding):
 
     async def _aget_text_embedding(self, text: str) -> list[float]:
         return self._vector(text)
-
-
-class LineSplitter(NodeParser):
-    """One node per non-empty line (LlamaIndex's default splitter would need a tokenizer file)."""
-
-    def _parse_nodes(self, nodes: Sequence[BaseNode], show_progress: bool = False, **kwargs: Any) -> list[BaseNode]:
-        parsed: list[BaseNode] = []
-        for node in nodes:
-            lines = [line for line in node.get_content().split("\n") if line]
-            parsed.extend(build_nodes_from_splits(lines, node, id_func=self.id_func))
-        return parsed
 
 
 def bag_of_words(text: str) -> list[float]:

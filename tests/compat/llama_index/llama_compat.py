@@ -6,15 +6,12 @@ Written for this project; the scenarios they serve are listed in README.md in th
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.bridge.pydantic import PrivateAttr
-from llama_index.core.node_parser import NodeParser
-from llama_index.core.node_parser.node_utils import build_nodes_from_splits
-from llama_index.core.schema import BaseNode
 from llama_index.core.vector_stores.types import BasePydanticVectorStore, VectorStoreQuery
 
 DIM = 5
@@ -64,20 +61,6 @@ class TableEmbedding(BaseEmbedding):
 
     async def _aget_text_embedding(self, text: str) -> list[float]:
         return vector_of(text)
-
-
-class LineSplitter(NodeParser):
-    """One node per non-empty line; an empty document gives no node.
-
-    LlamaIndex's core tests patch their splitter to behave this way.
-    """
-
-    def _parse_nodes(self, nodes: Sequence[BaseNode], show_progress: bool = False, **kwargs: Any) -> list[BaseNode]:
-        parsed: list[BaseNode] = []
-        for node in nodes:
-            lines = [line for line in node.get_content().split("\n") if line]
-            parsed.extend(build_nodes_from_splits(lines, node, id_func=self.id_func))
-        return parsed
 
 
 def fresh_name(prefix: str = "li-compat") -> str:

@@ -18,7 +18,6 @@ from llama_compat import (
     FIRST_AGAIN,
     LINES,
     THIRD,
-    LineSplitter,
     TableEmbedding,
     assert_vectors,
     close_store,
@@ -27,6 +26,7 @@ from llama_compat import (
 )
 from llama_index.core import Document, StorageContext, VectorStoreIndex, load_index_from_storage
 from llama_index.core.schema import ImageNode, NodeRelationship, QueryBundle, RelatedNodeInfo, TextNode
+from llama_splitter import LineSplitter
 
 from mira_vectorstores.llama_index import MiraVectorStore
 

@@ -14,7 +14,6 @@ from llama_compat import (
     FIRST,
     FIRST_AGAIN,
     LINES,
-    LineSplitter,
     TableEmbedding,
     assert_vectors,
     close_store,
@@ -22,6 +21,7 @@ from llama_compat import (
     tracking,
 )
 from llama_index.core import Document, StorageContext, VectorStoreIndex
+from llama_splitter import LineSplitter
 
 from mira_vectorstores.llama_index import MiraVectorStore
 
