@@ -42,9 +42,12 @@ from mira_vectorstores.engine.query.filters import MAX_FILTER_DEPTH
 from mira_vectorstores.engine.store import HybridStore
 from mira_vectorstores.engine.times import parse_time
 from mira_vectorstores.engine.types import (
+    CollectionInfo,
+    DoctorReport,
     DuplicatePair,
     FusionMethod,
     IndexKind,
+    MigrationReport,
     ObjectInfo,
     ObjectsReport,
     Record,
@@ -54,6 +57,8 @@ from mira_vectorstores.engine.types import (
     SearchHit,
     SearchMode,
     StoreHealth,
+    StoreStats,
+    TransferReport,
 )
 from mira_vectorstores.engine.writes.validate import check_list
 
@@ -62,9 +67,11 @@ __all__ = [
     "BoostRule",
     "CachedEmbedder",
     "ChromaConfig",
+    "CollectionInfo",
     "ConfigError",
     "CorruptedObjectError",
     "DimensionMismatchError",
+    "DoctorReport",
     "DuplicatePair",
     "Embedder",
     "EmbeddingMismatchError",
@@ -79,6 +86,7 @@ __all__ = [
     "IndexOutOfSyncError",
     "InvalidInputError",
     "LexicalConfig",
+    "MigrationReport",
     "MiniLMEmbedder",
     "MiraError",
     "ObjectCodecError",
@@ -98,8 +106,10 @@ __all__ = [
     "StoreCorruptedError",
     "StoreHealth",
     "StoreLockedError",
+    "StoreStats",
     "StoreUnavailableError",
     "ThresholdBoost",
+    "TransferReport",
     "UnsafeDeserializationError",
     "WriteOutcomeUnknownError",
     "boosts_from_json",

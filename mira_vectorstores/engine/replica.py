@@ -45,6 +45,7 @@ from mira_vectorstores.engine.mirrors.mirror_set import Mirrors
 from mira_vectorstores.engine.reserved import REV
 from mira_vectorstores.engine.stamps import Clock, stamp_of_time
 from mira_vectorstores.engine.storage import probe
+from mira_vectorstores.engine.storage.aliases import ChromaAliases, FileAliases
 from mira_vectorstores.engine.storage.chroma import ChromaStorage, state_metadata
 from mira_vectorstores.engine.storage.journal import Journal
 from mira_vectorstores.engine.storage.payloads import write_atomic
@@ -162,8 +163,10 @@ class Replica:
         mirror_dir: str | Path | None,
         create: bool = True,
         collection_metadata: Mapping[str, object] | None = None,
+        follow_alias: bool = True,
     ) -> Replica:
-        """Open (or create) the collection and load, catch up or rebuild its mirrors.
+        """Open (or create) the collection and load, catch up or rebuild its mirrors. ``name``
+        opens the collection a migration moved it to (``aliases.py``) unless ``follow_alias`` is off.
 
         Raises:
             StoreLockedError: another process holds the embedded folder.
@@ -172,6 +175,13 @@ class Replica:
         """
         mode = where.mode
         path_lock = PathLock(Path(where.path)) if mode == "embedded" and where.path is not None else None
+        try:
+            if follow_alias and path_lock is not None:
+                name = FileAliases(str(where.path)).resolve(name)
+        except BaseException:
+            path_lock.release()  # type: ignore[union-attr]
+            raise
+        resolve = _alias_resolver(name) if follow_alias and path_lock is None else None
         folder = Path(where.path) / "mira" / name if mode == "embedded" and where.path is not None else None
         storage: ChromaStorage | None = None
         try:
@@ -192,7 +202,9 @@ class Replica:
                 client=where.client,
                 create=create,
                 metadata=collection_metadata,
+                resolve=resolve,
             )
+            name = storage.name
             if mirror_dir is None and mode == "server" and where.host is not None:
                 mirror_dir = _server_cache(name, where.host, where.port, where.server or ServerConfig())
             replica = cls(
@@ -262,8 +274,9 @@ class Replica:
         if mine is not None and stored_name not in (None, "none") and stored_name != mine.name:
             msg = (
                 f"store {self.name!r} was built with embedder {stored_name!r} ({stored_dim} dims), "
-                f"not {mine.name!r} ({mine.dimension} dims). Open it with the same embedder, or migrate: "
-                "read its records with get() and add their texts to a new store."
+                f"not {mine.name!r} ({mine.dimension} dims). Open it with {stored_name!r}; to move it to "
+                f"{mine.name!r}, call migrate_embeddings(<new embedder>) on the store opened with {stored_name!r} "
+                "(mira-vs migrate --to NAME): it re-embeds every record into a new collection and switches to it."
             )
             raise EmbeddingMismatchError(msg)
         if stored_dim is None:  # a collection another library wrote: its records tell
@@ -667,6 +680,11 @@ class Refresher:
         self._stop.set()
         if self._thread is not threading.current_thread():
             self._thread.join(timeout=30)
+
+
+def _alias_resolver(name: str) -> Callable[[chromadb.api.ClientAPI, str], str]:
+    """The collection store ``name`` opens on a server or in-memory client (``aliases.py``)."""
+    return lambda client, where: ChromaAliases(client, where).resolve(name)
 
 
 def _server_cache(name: str, host: str, port: int, server: ServerConfig) -> Path:

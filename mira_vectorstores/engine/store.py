@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal, Self
+from typing import TYPE_CHECKING, Literal, Self
 
 import chromadb
 import numpy as np
@@ -28,6 +28,7 @@ from mira_vectorstores.engine.embeddings import Embedder, MiniLMEmbedder
 from mira_vectorstores.engine.errors import (
     ConfigError,
     CorruptedObjectError,
+    EmbeddingMismatchError,
     InvalidInputError,
     RecordNotFoundError,
     StorageError,
@@ -39,13 +40,18 @@ from mira_vectorstores.engine.query.boosting import BoostLike, parse_boosts
 from mira_vectorstores.engine.query.filters import combine, parse_where, parse_where_document
 from mira_vectorstores.engine.repair.rebuild import repair
 from mira_vectorstores.engine.replica import Refresher, Replica, Where
+from mira_vectorstores.engine.storage.aliases import Alias, ChromaAliases, FileAliases, aliases_of
 from mira_vectorstores.engine.storage.chroma import client_of
 from mira_vectorstores.engine.storage.codecs import choose_codec, decode
 from mira_vectorstores.engine.storage.objects import ObjectStore
+from mira_vectorstores.engine.transfer import migrate, operations
 from mira_vectorstores.engine.types import (
+    CollectionInfo,
+    DoctorReport,
     DuplicatePair,
     FilterDict,
     FusionMethod,
+    MigrationReport,
     ObjectInfo,
     ObjectsReport,
     Record,
@@ -54,6 +60,8 @@ from mira_vectorstores.engine.types import (
     SearchHit,
     SearchMode,
     StoreHealth,
+    StoreStats,
+    TransferReport,
     Vector,
 )
 from mira_vectorstores.engine.writes.batch import (
@@ -72,6 +80,9 @@ from mira_vectorstores.engine.writes.validate import (
     check_query_vector,
     check_vectors,
 )
+
+if TYPE_CHECKING:
+    from mira_vectorstores.engine.mirrors.mirror_set import Mirrors
 
 logger = logging.getLogger(__name__)
 DEFAULT: Literal["default"] = "default"
@@ -111,6 +122,7 @@ class HybridStore:
         client: chromadb.api.ClientAPI | None = None,
         create: bool = True,
         collection_metadata: Mapping[str, object] | None = None,
+        follow_alias: bool = True,
     ) -> None:
         """Open or create a store.
 
@@ -144,6 +156,8 @@ class HybridStore:
             create: create the collection when it does not exist (``False``: ``StorageError``).
             collection_metadata: metadata of a new collection (an existing one keeps its own);
                 ``{"hnsw:space": "cosine" | "l2" | "ip"}`` picks Chroma's space as in Chroma.
+            follow_alias: after ``migrate_embeddings``, ``name`` opens the new collection;
+                ``False`` opens the collection called ``name`` itself (the one left behind).
 
         Raises:
             ConfigError: for a bad name or option, or a ``path`` that is not a folder this
@@ -181,6 +195,8 @@ class HybridStore:
         else:
             where = Where(path=None if host else path, host=host, port=port, server=server)
 
+        self._where = where
+
         def open_replica() -> Replica:
             return Replica.open(
                 name,
@@ -190,6 +206,7 @@ class HybridStore:
                 mirror_dir=mirror_dir,
                 create=create,
                 collection_metadata=collection_metadata,
+                follow_alias=follow_alias,
             )
 
         try:
@@ -199,7 +216,8 @@ class HybridStore:
                 raise
             logger.warning("%s Repairing it now.", exc)
             # force: the open's probe just found the damage
-            repair(where.path, name, config=self.config, allow_loss=False, force=True, mirror_dir=mirror_dir)
+            physical = FileAliases(where.path).resolve(name) if follow_alias else name
+            repair(where.path, physical, config=self.config, allow_loss=False, force=True, mirror_dir=mirror_dir)
             self._replica = open_replica()
         folder = self._replica.folder
         self.objects = ObjectStore.for_storage(self._replica.storage, None if folder is None else folder / "objects")
@@ -379,7 +397,8 @@ class HybridStore:
     def drop(self) -> None:
         """Delete the collection with all its records and raw objects, and this store's files
         (journal, mirror snapshot), then close the store. Other processes using the collection
-        get a ``StorageError`` naming the deleted collection.
+        get a ``StorageError`` naming the deleted collection. A migrated store's name opens the
+        collection it replaced again, if that one was kept.
         """
         if self._refresher is not None:
             self._refresher.stop()
@@ -389,6 +408,8 @@ class HybridStore:
             try:
                 self.objects.drop()
             finally:
+                if self.collection != self.name:  # a migrated store: its name opens what it replaced again
+                    self._aliases().remove(self.name)
                 self._replica.drop()
 
     # -- properties -----------------------------------------------------------------------
@@ -396,6 +417,13 @@ class HybridStore:
     def closed(self) -> bool:
         """Whether ``close`` or ``drop`` was called."""
         return self._closed
+
+    @property
+    def collection(self) -> str:
+        """The Chroma collection the store reads and writes: ``name``, or after
+        ``migrate_embeddings`` the collection it moved to.
+        """
+        return self._replica.name
 
     @property
     def space(self) -> str:
@@ -799,13 +827,20 @@ class HybridStore:
             writes.append(ObjectWrite(record_ids[i], text, column.get("metadatas"), column.get("embeddings"), reserved))
             payloads.append((data, reserved))
 
+        return self._write_objects(named, writes, payloads)
+
+    def _write_objects(
+        self, ids: list[str] | None, writes: list[ObjectWrite], payloads: list[tuple[bytes, dict[str, object]]]
+    ) -> list[RecordId]:
+        """Commit raw objects whose payloads are encoded and described already."""
+
         def prepare() -> WriteBatch:
             batch = prepare_objects(self._replica.mirrors, self.embedder, writes)
             for data, reserved in payloads:  # the payloads first: a record never names a missing one
                 self.objects.put(data, reserved)
             return batch
 
-        return self._commit(named, prepare)
+        return self._commit(ids, prepare)
 
     def get_object(self, id: str, *, allow_pickle: bool = False) -> object:
         """The object stored under ``id``, decoded.
@@ -862,6 +897,186 @@ class HybridStore:
                 rows, metas = mirrors.records.row_of, mirrors.records.metas
                 return self.objects.verify(((i, metas[row]) for i, row in rows.items()), repair=repair)
 
+    # -- operations: export, backup, migration, checks ----------------------------------------------
+    def export(
+        self,
+        path: str | Path,
+        *,
+        where: FilterDict | None = None,
+        batch_size: int = 1000,
+        progress: bool = False,
+    ) -> TransferReport:
+        """Write every record (or those ``where`` matches) to a portable file: ids, texts,
+        metadata, unit vectors and raw objects' bytes. ``.parquet`` (pyarrow, one row group per
+        batch) or ``.jsonl`` (base64 vectors and bytes, bit-exact), by the suffix. The file is the
+        store as of one moment: writes of this process wait meanwhile, searches go on; it is
+        written beside ``path`` and renamed into place when complete. Memory: one batch.
+
+        Raises:
+            ConfigError: for another suffix or a bad ``batch_size``.
+            CorruptedObjectError: a raw object's payload is damaged (``doctor`` lists them).
+        """
+        return operations.export(self, path, where=where, batch_size=batch_size, progress=progress)
+
+    def import_(
+        self, path: str | Path, *, batch_size: int = 1000, reembed: bool = False, progress: bool = False
+    ) -> TransferReport:
+        """Upsert every record of an ``export`` file, made in any mode on any machine. The file is
+        untrusted: every row is checked before the first is written (a bad one writes nothing).
+
+        Args:
+            path: a ``.parquet`` or ``.jsonl`` export file.
+            batch_size: records per write.
+            reembed: embed the texts again with this store's embedder instead of using the
+                file's vectors (needed when the file was made with another embedder).
+            progress: show a progress bar (stderr).
+
+        Raises:
+            InvalidInputError: the file is not an export file, or a row is malformed.
+            EmbeddingMismatchError: the file's vectors come from another embedder (use ``reembed``).
+            DimensionMismatchError: they have another dimension.
+        """
+        return operations.import_(self, path, batch_size=batch_size, reembed=reembed, progress=progress)
+
+    def backup(self, dest: str | Path, *, progress: bool = False) -> TransferReport:
+        """A consistent copy of the store, taken while it serves: a new folder ``dest`` with the
+        records (as ``export`` writes them, Parquet) and a manifest holding their sha256, written
+        last. ``HybridStore.restore(dest, ...)`` opens it again, in any mode.
+
+        Raises:
+            ConfigError: ``dest`` exists and is not an empty folder.
+        """
+        return operations.backup(self, dest, progress=progress)
+
+    @classmethod
+    def restore(
+        cls,
+        source: str | Path,
+        name: str | None = None,
+        *,
+        path: str | Path | None = "./mira_data",
+        host: str | None = None,
+        port: int = 8000,
+        server: ServerConfig | None = None,
+        embedder: Embedder | Literal["default"] | None = DEFAULT,
+        config: StoreConfig | None = None,
+        overwrite: bool = False,
+        progress: bool = False,
+    ) -> Self:
+        """Open the store a ``backup`` folder holds, written into collection ``name`` (default: the
+        backed-up store's) under ``path`` or on ``host``. Search results match the original's.
+
+        Raises:
+            InvalidInputError: ``source`` is not a complete, intact backup.
+            EmbeddingMismatchError: ``embedder`` is not the one the backup was made with.
+            ConfigError: the collection exists and holds records (pass ``overwrite=True`` to
+                replace them).
+        """
+        data, header = operations.backup_file(source)
+        chosen = MiniLMEmbedder() if embedder == DEFAULT else embedder
+        if chosen is not None and header.embedder is not None and header.records and chosen.name != header.embedder:
+            msg = (
+                f"the backup was made with embedder {header.embedder!r}; restore it with that one, not {chosen.name!r}"
+            )
+            raise EmbeddingMismatchError(msg)
+        space = None if header.space == "ip" else {"hnsw:space": header.space}
+        store = cls(
+            name or header.store,
+            path=path,
+            host=host,
+            port=port,
+            server=server,
+            embedder=chosen,
+            config=config,
+            collection_metadata=space,
+        )
+        try:
+            if store.count() and not overwrite:
+                msg = f"store {store.name!r} exists and holds {store.count()} records; restore with overwrite=True"
+                raise ConfigError(msg)
+            store.clear()
+            operations.import_(store, data, progress=progress)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def migrate_embeddings(
+        self, new_embedder: Embedder, *, batch_size: int = 256, progress: bool = False
+    ) -> MigrationReport:
+        """Move the store to another embedder: every record is embedded again into a new
+        collection (``<name>--<embedder>``) in batches, then the store switches to it atomically
+        (one alias write): this object and every later open of ``name`` read the new collection;
+        none ever sees a mix. A killed migration continues where it stopped when called again.
+        The old collection stays until dropped (``HybridStore.drop_collection``). Open the store
+        with the new embedder afterwards.
+
+        On a server, other processes that have the store open keep the old collection until
+        they reopen it; stop their writes during the switch, or they land in the old one.
+
+        Raises:
+            ConfigError: the store already uses ``new_embedder``, some record has no text to
+                embed, or the target collection exists and was not made by this migration.
+        """
+        return migrate.migrate(self, new_embedder, batch_size=batch_size, progress=progress)
+
+    def doctor(self, *, repair: bool = False) -> DoctorReport:
+        """Check the store: the mirrors against Chroma, record by record (revision), and every
+        raw object's payload against its sha256, plus orphaned payloads. On a server, this
+        process first catches up. Cost: one read of every record's metadata and every payload.
+
+        Args:
+            repair: re-read the records that differ (``refresh(full=True)``) and remove orphaned
+                payloads older than the grace period; damaged objects are only reported.
+        """
+        if self._replica.shared:
+            self.refresh()
+        return operations.doctor(self, repair=repair)
+
+    def stats(self) -> StoreStats:
+        """Records, dimension, embedder, index kind and parameters, mirror state and lag, disk use."""
+        return operations.stats(self)
+
+    @staticmethod
+    def collections(
+        *,
+        path: str | Path | None = "./mira_data",
+        host: str | None = None,
+        port: int = 8000,
+        server: ServerConfig | None = None,
+    ) -> list[CollectionInfo]:
+        """The collections of an embedded folder (``path``) or a server (``host``), with their
+        record counts, recorded embedders and migration aliases (the store's side collections
+        are left out).
+
+        Raises:
+            StoreLockedError: another process holds the embedded folder.
+        """
+        return operations.collections(_place(path, host, port, server))
+
+    @classmethod
+    def drop_collection(
+        cls,
+        name: str,
+        *,
+        path: str | Path | None = "./mira_data",
+        host: str | None = None,
+        port: int = 8000,
+        server: ServerConfig | None = None,
+    ) -> None:
+        """Delete the collection called ``name`` itself (not what a migrated store name opens),
+        with its records, raw objects and this package's files: e.g. the one ``migrate_embeddings``
+        left behind.
+
+        Raises:
+            StorageError: there is no such collection.
+            ConfigError: it is what a migrated store opens now (drop that store instead).
+        """
+        operations.check_droppable(_place(path, host, port, server), name)
+        cls(
+            name, path=path, host=host, port=port, server=server, embedder=None, create=False, follow_alias=False
+        ).drop()
+
     # -- monitoring -------------------------------------------------------------------------
     def health(self) -> StoreHealth:
         """How the store is doing, for monitoring; never raises (a down server shows as ``reachable=False``)."""
@@ -900,6 +1115,58 @@ class HybridStore:
         with self._lock.read():
             self._check_open()
             yield
+
+    @contextmanager
+    def _frozen(self) -> Iterator[Mirrors | None]:
+        """The mirrors as of one moment: writes and catch-ups of this process wait, searches go on."""
+        with self._writer, self._lock.read():
+            self._check_open()
+            yield self._replica.mirrors
+
+    def _live_ids(self) -> set[str]:
+        with self._reading():
+            mirrors = self._replica.mirrors
+            return set() if mirrors is None else set(mirrors.records.row_of)
+
+    def _aliases(self) -> FileAliases | ChromaAliases:
+        storage = self._replica.storage
+        return aliases_of(self._where.path if self._replica.mode == "embedded" else None, storage.client, storage.where)
+
+    def _sibling(self, collection: str, embedder: Embedder) -> HybridStore:
+        """Another collection beside this one (same folder, server or client), opened as itself."""
+        where = self._where
+        client = self._replica.storage.client if self._replica.mode == "memory" else where.client
+        return HybridStore(
+            collection,
+            path=where.path,
+            host=where.host,
+            port=where.port,
+            server=where.server,
+            client=client,
+            embedder=embedder,
+            config=self.config,
+            follow_alias=False,
+        )
+
+    def _adopt(self, other: HybridStore, alias: Alias) -> None:
+        """Switch to ``other``'s collection (a migration's last step): the alias is written, then
+        this object takes over ``other``'s parts and closes its own replica.
+        """
+        with self._writer, self._lock.write():
+            self._check_open()
+            self._aliases().set(alias)
+            if other._refresher is not None:
+                other._refresher.stop()
+            with other._writer, other._lock.write():
+                other._closed = True
+                _OPEN_STORES.discard(other)
+            old, self._replica, self.objects, self.embedder = (
+                self._replica,
+                other._replica,
+                other.objects,
+                other.embedder,
+            )
+            old.close()
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
@@ -990,6 +1257,10 @@ class HybridStore:
         """A query vector checked like a stored one (finite, the store's dimension) and unit-normalised."""
         matrix = np.asarray(vector, dtype=np.float32).reshape(1, -1)
         return check_vectors(matrix, 1, self.dimension, what="vector").reshape(-1)
+
+
+def _place(path: str | Path | None, host: str | None, port: int, server: ServerConfig | None) -> Where:
+    return Where(path=None if host else path, host=host, port=port, server=server)
 
 
 @atexit.register

@@ -215,3 +215,145 @@ class ObjectsReport:
     def as_dict(self) -> dict[str, object]:
         """A JSON-ready copy."""
         return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class TransferReport:
+    """What an export, import, backup or restore moved.
+
+    Attributes:
+        path: the file or backup folder.
+        format: ``parquet``, ``jsonl`` or ``backup``.
+        records: records written or read.
+        objects: raw objects among them.
+        seconds: how long it took.
+    """
+
+    path: str
+    format: str
+    records: int
+    objects: int
+    seconds: float
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready copy."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationReport:
+    """What ``HybridStore.migrate_embeddings`` did.
+
+    Attributes:
+        name: the store's name (the one that opens the new collection now).
+        source: the collection the records came from (kept until dropped).
+        target: the new collection.
+        embedder: the new embedder's name.
+        embedded: records embedded by this run.
+        reused: records an earlier, interrupted run had copied already.
+        seconds: how long this run took.
+        switched: whether the store now opens the target (``False`` only for an empty plan).
+    """
+
+    name: str
+    source: str
+    target: str
+    embedder: str
+    embedded: int
+    reused: int
+    seconds: float
+    switched: bool
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready copy."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class DoctorReport:
+    """What ``HybridStore.doctor`` found (and, with ``repair=True``, fixed).
+
+    Attributes:
+        records: records in the mirrors after the check.
+        missing_from_mirrors: ids Chroma holds that the mirrors lack.
+        unknown_to_chroma: ids the mirrors hold that Chroma does not.
+        stale: ids whose revision in Chroma differs from the mirrors'.
+        objects: the raw-object check (``verify_objects``).
+        repaired: whether anything was re-read or removed.
+    """
+
+    records: int
+    missing_from_mirrors: list[str]
+    unknown_to_chroma: list[str]
+    stale: list[str]
+    objects: ObjectsReport
+    repaired: bool
+
+    @property
+    def ok(self) -> bool:
+        """Mirrors level with Chroma and every object intact, no orphan left."""
+        return not (self.missing_from_mirrors or self.unknown_to_chroma or self.stale) and self.objects.ok
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready copy (with ``ok``)."""
+        return {**asdict(self), "ok": self.ok}
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    """What ``HybridStore.stats`` reports.
+
+    Attributes:
+        name: the store's name.
+        collection: the Chroma collection it opens (another name after a migration).
+        mode: ``embedded``, ``server`` or ``memory``.
+        records: live records.
+        dimension: vector length.
+        embedder: the embedder's name (``None``: vectors only).
+        space: Chroma's distance space.
+        index: the FAISS index kind in use and its parameters.
+        lexical: the BM25 settings.
+        health: ``HybridStore.health()``.
+        disk_bytes: bytes under the embedded folder (all its collections) or, on a server,
+            the mirror folder; ``None`` in memory.
+    """
+
+    name: str
+    collection: str
+    mode: str
+    records: int
+    dimension: int | None
+    embedder: str | None
+    space: str
+    index: dict[str, object]
+    lexical: dict[str, object]
+    health: StoreHealth
+    disk_bytes: int | None
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready copy."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionInfo:
+    """One collection as ``HybridStore.collections`` lists it.
+
+    Attributes:
+        name: the Chroma collection.
+        records: records it holds.
+        embedder: the embedder its store recorded (``None``: unknown, e.g. another library's).
+        alias: the store name that opens this collection since a migration, if any.
+        replaced_by: the collection a migration moved this one's store to (this one is kept
+            until dropped).
+    """
+
+    name: str
+    records: int
+    embedder: str | None
+    alias: str | None = None
+    replaced_by: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready copy."""
+        return asdict(self)

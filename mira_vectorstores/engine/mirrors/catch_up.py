@@ -124,6 +124,24 @@ def rebuild(storage: ChromaStorage, dimension: int, config: StoreConfig) -> tupl
 
 def reconcile(storage: ChromaStorage, mirrors: Mirrors) -> Caught:
     """Bring the mirrors level with Chroma by comparing every record's revision (cost: the collection)."""
+    changed, gone, top = _compare(storage, mirrors, unstamped=True)
+    mirrors.apply_delete(gone)
+    fetched = _apply(mirrors, storage.pages(ids=changed)) if changed else 0
+    logger.debug("reconciled: %d fetched, %d dropped", fetched, len(gone))
+    return Caught(top, fetched, len(gone))
+
+
+def differences(storage: ChromaStorage, mirrors: Mirrors) -> tuple[list[str], list[str]]:
+    """What ``reconcile`` would change, changing nothing: the ids Chroma holds in another
+    revision than the mirrors (or the mirrors lack), and the live ids Chroma no longer holds.
+    Records another library wrote carry no revision; those the mirrors hold count as level.
+    """
+    changed, gone, _ = _compare(storage, mirrors, unstamped=False)
+    return changed, gone
+
+
+def _compare(storage: ChromaStorage, mirrors: Mirrors, *, unstamped: bool) -> tuple[list[str], list[str], int]:
+    """Changed ids (with ``unstamped``: every record without a revision too), gone ids, top stamp."""
     seen: set[str] = set()
     changed: list[str] = []
     top = 0
@@ -132,13 +150,14 @@ def reconcile(storage: ChromaStorage, mirrors: Mirrors) -> Caught:
             seen.add(record_id)
             top = max(top, _stamp(meta))
             rev = meta.get(reserved.REV)
-            if rev is None or rev != mirrors.records.rev(record_id):
+            if (
+                rev != mirrors.records.rev(record_id)
+                or (rev is None and unstamped)
+                or (rev is None and record_id not in mirrors.records.row_of)
+            ):
                 changed.append(record_id)
     gone = [i for i in mirrors.records.row_of if i not in seen]
-    mirrors.apply_delete(gone)
-    fetched = _apply(mirrors, storage.pages(ids=changed)) if changed else 0
-    logger.debug("reconciled: %d fetched, %d dropped", fetched, len(gone))
-    return Caught(top, fetched, len(gone))
+    return changed, gone, top
 
 
 def _apply(mirrors: Mirrors, pages: Iterable[Page]) -> int:

@@ -146,45 +146,29 @@ class ChromaStorage:
         client: chromadb.api.ClientAPI | None = None,
         create: bool = True,
         metadata: Mapping[str, object] | None = None,
+        resolve: Callable[[chromadb.api.ClientAPI, str], str] | None = None,
     ) -> ChromaStorage:
         """Open embedded (``path``), server (``host``) or in-memory (neither) storage, or the
         collection on a caller's open ``client`` (used as it is and never closed here).
+        ``resolve(client, where)`` gives the collection to open in place of ``name`` (a store
+        alias, ``aliases.py``), once the client is made.
         """
         options = {"config": config, "create": create, "metadata": metadata}
+        owned, retries, backoff, folder = client is None, 0, 0.25, None
         if client is not None:
             where = (server or ServerConfig()).url(host, port) if host is not None else str(path or "memory")
-            storage = cls(client, name, where=where, owned=False, **options)  # type: ignore[arg-type]
-            storage.path = Path(path) if path is not None and host is None else None
-            return storage
-        if host is not None:
-            server = server or ServerConfig()
-            where = server.url(host, port)
-            try:
-                client = chromadb.HttpClient(
-                    host=host,
-                    port=port,
-                    ssl=server.ssl,
-                    headers=dict(server.headers),
-                    tenant=server.tenant,
-                    database=server.database,
-                )
-            except CHROMA_ERRORS as exc:
-                raise failure(exc, "connect", where) from exc
-            _set_timeouts(client, server)
-            return cls(
-                client,
-                name,
-                where=where,
-                retries=server.retries,
-                backoff=server.backoff,
-                **options,  # type: ignore[arg-type]
-            )
-        if path is not None:
-            Path(path).mkdir(parents=True, exist_ok=True)
-            storage = cls(chromadb.PersistentClient(path=str(path)), name, where=str(path), **options)  # type: ignore[arg-type]
-            storage.path = Path(path)
-            return storage
-        return cls(chromadb.EphemeralClient(), name, where="memory", **options)  # type: ignore[arg-type]
+            folder = Path(path) if path is not None and host is None else None
+        else:
+            client, where = make_client(path=path, host=host, port=port, server=server)
+            if host is not None:
+                retries, backoff = (server or ServerConfig()).retries, (server or ServerConfig()).backoff
+            elif path is not None:
+                folder = Path(path)
+        if resolve is not None:
+            name = resolve(client, where)
+        storage = cls(client, name, where=where, retries=retries, backoff=backoff, owned=owned, **options)  # type: ignore[arg-type]
+        storage.path = folder
+        return storage
 
     def _call(self, what: str, call: Callable[[], T]) -> T:
         """Run one Chroma call; a server that cannot be reached is retried with backoff
@@ -442,6 +426,37 @@ class ChromaStorage:
         """Delete the whole collection and its tombstones."""
         drop_collection(self.client, self.name)
         drop_collection(self.client, self.tombstones_name(self.name))
+
+
+def make_client(
+    *, path: str | Path | None, host: str | None, port: int, server: ServerConfig | None
+) -> tuple[chromadb.api.ClientAPI, str]:
+    """A client of a server (``host``), an embedded folder (``path``) or memory (neither), and
+    where it points, for messages.
+
+    Raises:
+        StorageError: when the client cannot be made (``StoreUnavailableError``: no server there).
+    """
+    if host is not None:
+        server = server or ServerConfig()
+        where = server.url(host, port)
+        try:
+            client = chromadb.HttpClient(
+                host=host,
+                port=port,
+                ssl=server.ssl,
+                headers=dict(server.headers),
+                tenant=server.tenant,
+                database=server.database,
+            )
+        except CHROMA_ERRORS as exc:
+            raise failure(exc, "connect", where) from exc
+        _set_timeouts(client, server)
+        return client, where
+    if path is not None:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path)), str(path)
+    return chromadb.EphemeralClient(), "memory"
 
 
 def close_client(client: chromadb.api.ClientAPI) -> None:

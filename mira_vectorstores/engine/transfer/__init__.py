@@ -1,0 +1,1 @@
+"""Whole-store operations over ``HybridStore``'s parts: export / import files, backup / restore, migration, doctor."""

@@ -1,0 +1,157 @@
+"""Moving a store to another embedder: re-embed into a new collection, then switch atomically.
+
+1. The target collection is ``<store name>--<embedder>``. Its state records the collection it is
+   built from and a stamp ``since`` taken when the first run began (``migrating_from`` /
+   ``migrating_since``), so a killed run resumes: records already in the target are skipped.
+2. Records are copied in batches: text, metadata and raw objects as they are, vectors made by the
+   new embedder (an unchanged text re-copied later is not embedded again).
+3. The last pass holds this process's writes off: it copies what is new or changed since
+   ``since`` (every write after it carries a later stamp) and deletes what the source lost.
+4. The switch: the store's alias (``aliases.py``) now names the target, in one atomic write;
+   this store object serves the target from then on, and every later open of the name does too.
+   The source collection stays, untouched, until dropped (``HybridStore.drop_collection``).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import xxhash
+from tqdm import tqdm
+
+from mira_vectorstores.engine import reserved
+from mira_vectorstores.engine.embeddings import Embedder
+from mira_vectorstores.engine.errors import ConfigError
+from mira_vectorstores.engine.mirrors import catch_up
+from mira_vectorstores.engine.storage.aliases import Alias
+from mira_vectorstores.engine.transfer import operations
+from mira_vectorstores.engine.types import MigrationReport
+
+if TYPE_CHECKING:
+    from mira_vectorstores.engine.store import HybridStore
+
+FROM, SINCE = "migrating_from", "migrating_since"
+
+
+def target_name(name: str, embedder: str) -> str:
+    """The collection a migration of store ``name`` to ``embedder`` builds."""
+    slug = re.sub(r"[^a-zA-Z0-9._-]+", "-", embedder.rsplit("/", 1)[-1]).strip("-._")[:60]
+    suffix = xxhash.xxh3_64_hexdigest(embedder.encode())[:6]  # two embedders of one slug stay apart
+    return f"{name[:400]}--{slug or 'embedder'}-{suffix}"
+
+
+def migrate(store: HybridStore, new_embedder: Embedder, *, batch_size: int, progress: bool) -> MigrationReport:
+    """What ``HybridStore.migrate_embeddings`` does (module docstring)."""
+    started = time.perf_counter()
+    _check(store, new_embedder, batch_size)
+    source = store.collection
+    target = store._sibling(target_name(store.name, new_embedder.name), new_embedder)
+    try:
+        since = _begin(target, source, store._replica.high_water - catch_up.WINDOW)
+        reused = target.count()
+        copied: set[str] = set()
+        with store._frozen() as mirrors:
+            todo = [] if mirrors is None else list(mirrors.records.row_of)
+        done = target._live_ids()
+        todo = [i for i in todo if i not in done]
+        with tqdm(total=len(todo), unit="rec", desc="migrate", disable=not progress) as bar:
+            for start in range(0, len(todo), batch_size):
+                batch = todo[start : start + batch_size]
+                copied.update(_copy(store, target, batch))
+                bar.update(len(batch))
+        with store._writer:  # the last pass and the switch: no write of this process between them
+            if store._replica.shared:
+                store.refresh()
+            with store._frozen() as mirrors:
+                live = {} if mirrors is None else mirrors.records.row_of
+                metas = None if mirrors is None else mirrors.records.metas
+                done = target._live_ids()
+                changed = [i for i, row in live.items() if i not in done or _stamp(metas, row) > since]
+                gone = [i for i in done if i not in live]
+            for start in range(0, len(changed), batch_size):
+                copied.update(_copy(store, target, changed[start : start + batch_size]))
+            if gone:
+                target.delete(gone)
+            store._adopt(target, Alias(store.name, target.collection, source, new_embedder.name))
+    except BaseException:
+        if not target.closed:
+            target.close()
+        raise
+    state = target._replica.storage.state()
+    target._replica.storage.set_state({k: v for k, v in state.items() if k not in (FROM, SINCE)})
+    return MigrationReport(
+        name=store.name,
+        source=source,
+        target=store.collection,
+        embedder=new_embedder.name,
+        embedded=len(copied),
+        reused=reused,
+        seconds=time.perf_counter() - started,
+        switched=True,
+    )
+
+
+def _check(store: HybridStore, new_embedder: Embedder, batch_size: int) -> None:
+    methods = ("embed_documents", "embed_query")
+    if not all(callable(getattr(new_embedder, m, None)) for m in methods) or not isinstance(
+        getattr(new_embedder, "name", None), str
+    ):
+        msg = f"new_embedder must be an Embedder (name, dimension, embed_documents, embed_query), got {new_embedder!r}"
+        raise ConfigError(msg)
+    if store.embedder is not None and store.embedder.name == new_embedder.name:
+        msg = f"store {store.name!r} already uses embedder {new_embedder.name!r}; nothing to migrate"
+        raise ConfigError(msg)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        msg = f"batch_size must be an int >= 1, got {batch_size!r}"
+        raise ConfigError(msg)
+    with store._frozen() as mirrors:
+        if mirrors is None:
+            return
+        docs = mirrors.records.docs
+        textless = [i for i, row in mirrors.records.row_of.items() if docs[row] is None]
+    if textless:
+        msg = (
+            f"store {store.name!r} has {len(textless)} records without text (e.g. {textless[0]!r}): a new "
+            "embedder cannot embed them again; give them texts (update) or delete them first"
+        )
+        raise ConfigError(msg)
+
+
+def _begin(target: HybridStore, source: str, since: int) -> int:
+    """The stamp the migration copies changes after: the one recorded by an earlier run, or ``since``."""
+    storage = target._replica.storage
+    state = storage.state()
+    if state.get(FROM) is None:
+        if target.count():
+            msg = (
+                f"collection {target.collection!r} exists and was not made by a migration of {source!r}; "
+                f"drop it first (HybridStore.drop_collection({target.collection!r}))"
+            )
+            raise ConfigError(msg)
+        storage.set_state({**state, FROM: source, SINCE: since})
+        return since
+    if state[FROM] != source:
+        msg = f"collection {target.collection!r} is being built from {state[FROM]!r}, not {source!r}; drop it first"
+        raise ConfigError(msg)
+    recorded = state.get(SINCE)
+    return recorded if isinstance(recorded, int) and not isinstance(recorded, bool) else 0
+
+
+def _copy(store: HybridStore, target: HybridStore, ids: Sequence[str]) -> list[str]:
+    """Copy these records (those still live) into the target, embedded by its embedder (a text the
+    target holds already is not embedded again); returns the ids copied.
+    """
+    with store._frozen() as mirrors:
+        if mirrors is None:
+            return []
+        rows = [operations.source_row(store, mirrors, i) for i in ids if i in mirrors.records.row_of]
+    operations.write_rows(target, rows, reembed=True)
+    return [r.id for r in rows]
+
+
+def _stamp(metas: Sequence[dict[str, object]] | None, row: int) -> int:
+    value = None if metas is None else metas[row].get(reserved.STAMP)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
