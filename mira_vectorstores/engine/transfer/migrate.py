@@ -50,7 +50,10 @@ def migrate(store: HybridStore, new_embedder: Embedder, *, batch_size: int, prog
     source = store.collection
     target = store._sibling(target_name(store.name, new_embedder.name), new_embedder)
     try:
-        since = _begin(target, source, store._replica.high_water - catch_up.WINDOW)
+        # Embedded and in memory, this process stamps every write, each later than the last; on a
+        # server, another writer's stamp may lag behind its write by up to the catch-up window.
+        window = catch_up.WINDOW if store._replica.shared else 0
+        since = _begin(target, source, store._replica.high_water - window)
         reused = target.count()
         copied: set[str] = set()
         with store._frozen() as mirrors:
