@@ -9,9 +9,8 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-import pytest
-
 import numpy as np
+import pytest
 
 from mira_vectorstores import ConfigError, EmbeddingMismatchError, HashingEmbedder, HybridStore
 
@@ -48,10 +47,14 @@ def test_a_migration_switches_atomically_and_keeps_writes_made_meanwhile(tmp_pat
     store = HybridStore("notes", path=path, embedder=HashingEmbedder(64))
     new = MeddlingEmbedder(store)
     report = store.migrate_embeddings(new, batch_size=16)
-    assert report.switched and report.source == "notes" and report.target == store.collection != "notes"
-    assert store.embedder is new and store.count() == 61
+    assert report.switched
+    assert report.source == "notes"
+    assert report.target == store.collection != "notes"
+    assert store.embedder is new
+    assert store.count() == 61
     assert store.get(["n0"])[0].document == "a changed text about zebras"
-    assert store.get(["n1"]) == [] and store.get(["late"])[0].document == "a new note about owls"
+    assert store.get(["n1"]) == []
+    assert store.get(["late"])[0].document == "a new note about owls"
     assert store.get_object("obj") == {"config": True}
     assert store.search("zebras", k=1)[0].id == "n0"
     store.close()
@@ -59,11 +62,14 @@ def test_a_migration_switches_atomically_and_keeps_writes_made_meanwhile(tmp_pat
     with pytest.raises(EmbeddingMismatchError, match="meddling-32"):
         HybridStore("notes", path=path, embedder=HashingEmbedder(64))
     with _open_new(path) as reopened:
-        assert reopened.collection == report.target and reopened.count() == 61
+        assert reopened.collection == report.target
+        assert reopened.count() == 61
     with HybridStore("notes", path=path, embedder=HashingEmbedder(64), follow_alias=False) as old:
-        assert old.count() == 61 and old.get(["late"]) != []  # the source as it was when it was left
+        assert old.count() == 61
+        assert old.get(["late"]) != []
     listed = {c.name: c for c in HybridStore.collections(path=path)}
-    assert listed["notes"].replaced_by == report.target and listed[report.target].alias == "notes"
+    assert listed["notes"].replaced_by == report.target
+    assert listed[report.target].alias == "notes"
     with pytest.raises(ConfigError, match="drop the store"):
         HybridStore.drop_collection(report.target, path=path)
     HybridStore.drop_collection("notes", path=path)
@@ -113,9 +119,7 @@ CHILD = textwrap.dedent(
 
 def _run_child(path: Path, *, kill_after: int | None) -> str:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    child = subprocess.Popen(  # noqa: S603 - our own interpreter and script
-        [sys.executable, "-c", CHILD, str(path)], stdout=subprocess.PIPE, text=True, env=env
-    )
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(path)], stdout=subprocess.PIPE, text=True, env=env)
     assert child.stdout is not None
     batches, last = 0, ""
     for line in child.stdout:
@@ -149,14 +153,18 @@ def test_a_migration_killed_twice_resumes_and_completes(tmp_path: Path) -> None:
     second = _copied(path)
     assert first < second < 601
     with HybridStore("notes", path=path, embedder=HashingEmbedder(64)) as still_old:
-        assert still_old.collection == "notes" and still_old.count() == 601  # not switched yet
+        assert still_old.collection == "notes"
+        assert still_old.count() == 601
     last = _run_child(path, kill_after=None)
     done, embedded, reused = last.split()
-    assert done == "done" and int(reused) == second and int(embedded) < 601
+    assert done == "done"
+    assert int(reused) == second
+    assert int(embedded) < 601
     embedder = HashingEmbedder(32)
     embedder.name = "slow-hashing-32"
     with HybridStore("notes", path=path, embedder=embedder) as migrated:
-        assert migrated.collection != "notes" and migrated.count() == 601
+        assert migrated.collection != "notes"
+        assert migrated.count() == 601
         assert migrated.get_object("obj") == {"config": True}
         fresh = HybridStore.in_memory(embedder=HashingEmbedder(32))
         fresh.add(TEXTS, ids=[f"n{i}" for i in range(600)])

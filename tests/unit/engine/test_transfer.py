@@ -203,7 +203,9 @@ def test_doctor_finds_and_repairs_what_changed_behind_the_store(tmp_path: Path) 
     with HybridStore("doc", client=client, embedder=HashingEmbedder(32)) as store:
         _fill(store)
         report = store.doctor()
-        assert report.ok and report.records == 7 and report.objects.objects == 3
+        assert report.ok
+        assert report.records == 7
+        assert report.objects.objects == 3
         collection = client.get_collection("doc")
         collection.delete(ids=["a"])  # behind the store's back
         collection.upsert(ids=["z"], documents=["zebra"], embeddings=[[0.5] * 32])
@@ -211,7 +213,8 @@ def test_doctor_finds_and_repairs_what_changed_behind_the_store(tmp_path: Path) 
         assert not report.ok
         assert (report.unknown_to_chroma, report.missing_from_mirrors) == (["a"], ["z"])
         fixed = store.doctor(repair=True)
-        assert fixed.ok and fixed.repaired
+        assert fixed.ok
+        assert fixed.repaired
         assert sorted(r.id for r in store.get()) == ["b", "c", "d", "o1", "o2", "o3", "z"]
 
 
@@ -220,14 +223,16 @@ def test_doctor_reports_damaged_payloads(source: HybridStore, tmp_path: Path) ->
     assert payloads, "the 6-byte payload of o1 is a file"
     payloads[0].write_bytes(b"XXXXXX")
     report = source.doctor()
-    assert report.objects.corrupted == ["o1"] and not report.ok
+    assert report.objects.corrupted == ["o1"]
+    assert not report.ok
 
 
 def test_stats_name_the_index_embedder_and_disk_use(source: HybridStore) -> None:
     stats = source.stats()
     assert (stats.name, stats.collection, stats.mode, stats.records) == ("src", "src", "embedded", 7)
     assert (stats.dimension, stats.embedder, stats.index["kind"]) == (64, "hashing-64", "flat")
-    assert stats.disk_bytes and stats.disk_bytes > 0
+    assert stats.disk_bytes
+    assert stats.disk_bytes > 0
     assert stats.as_dict()["health"]["records"] == 7
 
 
