@@ -81,13 +81,13 @@ def test_a_collection_plain_chromadb_damaged_is_repaired_with_every_acknowledged
     (path / "acks.log").touch()
     randomly = random.Random(7)
     damaged = None
-    for seed in range(30):
+    for seed in range(8):  # bounded: the suite's time budget
         run_killed(PLAIN_WRITER, str(path), str(seed), str(DIM), after=randomly.uniform(2.0, 5.0))
         found = probe.check(path, ["plain"])
         if not found.ok:
             damaged = found.detail
             break
-    # Damage came within 30 kills in every run here; if it ever does not, the repair below still
+    # Damage came within a few kills in most runs here; when it does not, the repair below still
     # rebuilds from Chroma's files alone (force) and must give the same.
     report = HybridStore.repair(path, "plain", force=damaged is None)
     lost = set(report.unrecovered)
