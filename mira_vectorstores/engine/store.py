@@ -190,12 +190,15 @@ class HybridStore:
         self._lock = ReadWriteLock()  # searches share it; writes and catch-ups hold it alone
         self._writer = threading.RLock()  # one write or catch-up at a time, embedding included
         self._closed = False
+        #: The collection another process migrated this store's name to (writes here are refused).
+        self._moved_to: str | None = None
         if client is not None:
             where = Where.of_client(client)
         else:
             where = Where(path=None if host else path, host=host, port=port, server=server)
 
         self._where = where
+        self._follow_alias = follow_alias
 
         def open_replica() -> Replica:
             return Replica.open(
@@ -354,9 +357,12 @@ class HybridStore:
                 with self._lock.read():
                     self._check_open()
                     changes = replica.read_changes()
+                    following = replica.shared and self._follow_alias
+                    moved = self._aliases().resolve(self.name) if following else self.collection
                 with self._lock.write():
                     self._check_open()
                     replica.apply_changes(changes)
+                    self._moved_to = None if moved == self.collection else moved
         except StorageError as exc:
             replica.last_error = str(exc)
             raise
@@ -555,6 +561,7 @@ class HybridStore:
             InvalidInputError: when neither ids nor a filter is given (use ``clear()``).
         """
         with self._exclusive():
+            self._check_writable()
             if ids is None and not where and not where_document:
                 msg = "delete() needs ids or a filter; call clear() to delete every record"
                 raise InvalidInputError(msg)
@@ -568,6 +575,7 @@ class HybridStore:
     def clear(self) -> int:
         """Delete every record; returns how many there were."""
         with self._exclusive():
+            self._check_writable()
             if self._replica.shared:
                 self._replica.catch_up()
             mirrors = self._replica.mirrors
@@ -1011,8 +1019,11 @@ class HybridStore:
         The old collection stays until dropped (``HybridStore.drop_collection``). Open the store
         with the new embedder afterwards.
 
-        On a server, other processes that have the store open keep the old collection until
-        they reopen it; stop their writes during the switch, or they land in the old one.
+        On a server, other processes that have the store open learn of the switch at their next
+        catch-up (``StoreConfig.refresh_interval``): they go on reading the old collection and
+        refuse writes (``StorageError``: reopen with the new embedder). What they wrote to the old
+        one before that is copied over two refresh intervals after the switch (the call returns
+        then), unless the new collection holds a later version.
 
         Raises:
             ConfigError: the store already uses ``new_embedder``, some record has no text to
@@ -1148,9 +1159,9 @@ class HybridStore:
             follow_alias=False,
         )
 
-    def _adopt(self, other: HybridStore, alias: Alias) -> None:
+    def _adopt(self, other: HybridStore, alias: Alias) -> tuple[Replica, ObjectStore]:
         """Switch to ``other``'s collection (a migration's last step): the alias is written, then
-        this object takes over ``other``'s parts and closes its own replica.
+        this object takes over ``other``'s parts. Returns its own old parts, for the caller to close.
         """
         with self._writer, self._lock.write():
             self._check_open()
@@ -1160,13 +1171,9 @@ class HybridStore:
             with other._writer, other._lock.write():
                 other._closed = True
                 _OPEN_STORES.discard(other)
-            old, self._replica, self.objects, self.embedder = (
-                self._replica,
-                other._replica,
-                other.objects,
-                other.embedder,
-            )
-            old.close()
+            old = (self._replica, self.objects)
+            self._replica, self.objects, self.embedder = other._replica, other.objects, other.embedder
+            return old
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
@@ -1181,7 +1188,7 @@ class HybridStore:
         """
         with self._writer:
             with self._lock.write():
-                self._check_open()
+                self._check_writable()
                 self._sync(ids)
             with self._lock.read():
                 self._check_open()
@@ -1204,6 +1211,19 @@ class HybridStore:
         if self._closed:
             msg = f"store {self.name!r} is closed; open a new HybridStore"
             raise InvalidInputError(msg)
+
+    def _check_writable(self) -> None:
+        """Refuse a write into a collection another process migrated this store's name away from:
+        it would be hidden from every later open of the name.
+        """
+        self._check_open()
+        if self._moved_to is not None:
+            msg = (
+                f"store {self.name!r} was migrated to collection {self._moved_to!r} by another process; this "
+                f"process still reads the old collection {self.collection!r}. Reopen the store with the new "
+                "embedder to write"
+            )
+            raise StorageError(msg)
 
     def _write(self, batch: WriteBatch) -> list[RecordId]:
         """Commit a validated batch; payloads of objects it replaced go when nothing uses them."""

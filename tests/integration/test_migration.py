@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from processes import Child, ChromaServer
 
 from mira_vectorstores import ConfigError, EmbeddingMismatchError, HashingEmbedder, HybridStore
 
@@ -176,3 +177,55 @@ def test_a_migration_killed_twice_resumes_and_completes(tmp_path: Path) -> None:
             got_scores = [round(h.score, 5) for h in migrated.search(query, k=5, mode="dense")]
             assert got_scores == [round(h.score, 5) for h in fresh.search(query, k=5, mode="dense")]
         fresh.close()
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from mira_vectorstores import HashingEmbedder, HybridStore, StorageError
+
+    store = HybridStore.connect("127.0.0.1", int(sys.argv[1]), "shared", embedder=HashingEmbedder(64))
+    print("ready", flush=True)
+    n = 0
+    while True:
+        try:
+            store.add([f"written by another process {n}"], ids=[f"w{n}"])
+        except StorageError as exc:
+            print("refused", "migrated" in str(exc), flush=True)
+            break
+        print("ack", f"w{n}", flush=True)
+        n += 1
+        time.sleep(0.02)
+    store.close()
+    """
+)
+
+
+@pytest.mark.integration
+def test_on_a_server_no_write_of_another_process_is_hidden_by_a_migration(tmp_path: Path) -> None:
+    server = ChromaServer(tmp_path)
+    server.start()
+    writer = None
+    try:
+        store = HybridStore.connect("127.0.0.1", server.port, "shared", embedder=HashingEmbedder(64))
+        store.add(TEXTS[:200], ids=[f"n{i}" for i in range(200)])
+        writer = Child(WRITER, str(server.port), cwd=tmp_path)
+        assert writer.line() == "ready"
+        acked: list[str] = []
+        while len(acked) < 20:
+            acked.append(writer.line().split()[1])
+        new = HashingEmbedder(32)
+        report = store.migrate_embeddings(new, batch_size=50)
+        while (line := writer.line(timeout=30)).startswith("ack"):
+            acked.append(line.split()[1])
+        assert line == "refused True"  # the other process learnt of the switch and stopped writing
+        store.refresh()
+        present = {r.id for r in store.get(acked)}
+        assert sorted(set(acked) - present) == []  # every acknowledged write reached the new collection
+        assert store.collection == report.target
+        assert store.count() == 200 + len(acked)
+        store.close()
+    finally:
+        if writer is not None:
+            writer.close()
+        server.stop()

@@ -10,6 +10,9 @@
 4. The switch: the store's alias (``aliases.py``) now names the target, in one atomic write;
    this store object serves the target from then on, and every later open of the name does too.
    The source collection stays, untouched, until dropped (``HybridStore.drop_collection``).
+5. On a server, other processes learn of the switch at their next catch-up and refuse writes
+   from then on (``HybridStore._check_writable``); what they wrote to the old collection before
+   that is copied over after two refresh intervals, unless the new collection holds a later version.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import xxhash
 from tqdm import tqdm
 
 from mira_vectorstores.engine import reserved
+from mira_vectorstores.engine.config import SERVER_REFRESH_INTERVAL
 from mira_vectorstores.engine.embeddings import Embedder
 from mira_vectorstores.engine.errors import ConfigError
 from mira_vectorstores.engine.mirrors import catch_up
@@ -31,6 +35,9 @@ from mira_vectorstores.engine.transfer import operations
 from mira_vectorstores.engine.types import MigrationReport
 
 if TYPE_CHECKING:
+    from mira_vectorstores.engine.mirrors.mirror_set import Mirrors
+    from mira_vectorstores.engine.replica import Replica
+    from mira_vectorstores.engine.storage.objects import ObjectStore
     from mira_vectorstores.engine.store import HybridStore
 
 FROM, SINCE = "migrating_from", "migrating_since"
@@ -68,6 +75,7 @@ def migrate(store: HybridStore, new_embedder: Embedder, *, batch_size: int, prog
         with store._writer:  # the last pass and the switch: no write of this process between them
             if store._replica.shared:
                 store.refresh()
+            last = store._replica.high_water - window
             with store._frozen() as mirrors:
                 live = {} if mirrors is None else mirrors.records.row_of
                 metas = None if mirrors is None else mirrors.records.metas
@@ -78,13 +86,18 @@ def migrate(store: HybridStore, new_embedder: Embedder, *, batch_size: int, prog
                 copied.update(_copy(store, target, changed[start : start + batch_size]))
             if gone:
                 target.delete(gone)
-            store._adopt(target, Alias(store.name, target.collection, source, new_embedder.name))
+            old, old_objects = store._adopt(target, Alias(store.name, target.collection, source, new_embedder.name))
     except BaseException:
         if not target.closed:
             target.close()
         raise
-    state = target._replica.storage.state()
-    target._replica.storage.set_state({k: v for k, v in state.items() if k not in (FROM, SINCE)})
+    try:
+        if old.shared:
+            copied.update(_trail(old, old_objects, store, last, batch_size))
+    finally:
+        old.close()
+    state = store._replica.storage.state()
+    store._replica.storage.set_state({k: v for k, v in state.items() if k not in (FROM, SINCE)})
     return MigrationReport(
         name=store.name,
         source=source,
@@ -150,9 +163,37 @@ def _copy(store: HybridStore, target: HybridStore, ids: Sequence[str]) -> list[s
     with store._frozen() as mirrors:
         if mirrors is None:
             return []
-        rows = [operations.source_row(store, mirrors, i) for i in ids if i in mirrors.records.row_of]
+        rows = [operations.source_row(store.objects, mirrors, i) for i in ids if i in mirrors.records.row_of]
     operations.write_rows(target, rows, reembed=True)
     return [r.id for r in rows]
+
+
+def _trail(old: Replica, objects: ObjectStore, store: HybridStore, since: int, batch_size: int) -> list[str]:
+    """On a server, the writes other processes made to the old collection after the last pass,
+    before they learnt of the switch (at their next catch-up: ``HybridStore.refresh``), copied
+    over, unless the new collection holds a later version; returns the ids copied.
+    """
+    time.sleep(2 * (store.config.refresh_interval or SERVER_REFRESH_INTERVAL) + 0.5)
+    old.catch_up()
+    mirrors, target = old.mirrors, store._replica.mirrors
+    if mirrors is None or target is None:
+        return []
+    rows, metas = mirrors.records.row_of, mirrors.records.metas
+    newer = [i for i, row in rows.items() if _stamp(metas, row) > max(since, _stamp_of(target, i))]
+    deleted = [i for i, stamp in old.storage.tombstones_after(since) if i not in rows and stamp > _stamp_of(target, i)]
+    copied: list[str] = []
+    for start in range(0, len(newer), batch_size):
+        batch = [operations.source_row(objects, mirrors, i) for i in newer[start : start + batch_size]]
+        operations.write_rows(store, batch, reembed=True)
+        copied += [r.id for r in batch]
+    if deleted:
+        store.delete(deleted)
+    return copied
+
+
+def _stamp_of(mirrors: Mirrors, record_id: str) -> int:
+    row = mirrors.records.row_of.get(record_id)
+    return 0 if row is None else _stamp(mirrors.records.metas, row)
 
 
 def _stamp(metas: Sequence[dict[str, object]] | None, row: int) -> int:

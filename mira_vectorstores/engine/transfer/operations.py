@@ -45,6 +45,7 @@ from mira_vectorstores.engine.writes.validate import check_ids, check_texts, cle
 if TYPE_CHECKING:
     from mira_vectorstores.engine.mirrors.mirror_set import Mirrors
     from mira_vectorstores.engine.replica import Where
+    from mira_vectorstores.engine.storage.objects import ObjectStore
     from mira_vectorstores.engine.store import HybridStore
 
 BACKUP_FORMAT = "mira-backup"
@@ -86,7 +87,7 @@ def export(
             with tqdm(total=len(ids), unit="rec", desc="export", disable=not progress) as bar:
                 for start in range(0, len(ids), batch_size):
                     assert mirrors is not None  # ids come from the mirrors
-                    rows = [source_row(store, mirrors, i) for i in ids[start : start + batch_size]]
+                    rows = [source_row(store.objects, mirrors, i) for i in ids[start : start + batch_size]]
                     objects += sum(r.payload is not None for r in rows)
                     writer.write(rows)
                     bar.update(len(rows))
@@ -97,13 +98,13 @@ def export(
     return TransferReport(str(target), kind, len(ids), objects, time.perf_counter() - started)
 
 
-def source_row(store: HybridStore, mirrors: Mirrors, record_id: str) -> Row:
+def source_row(objects: ObjectStore, mirrors: Mirrors, record_id: str) -> Row:
     """A live record as an export file holds it (its raw object's bytes read and verified)."""
     records = mirrors.records
     row = records.row_of[record_id]
     meta = records.metas[row]
     info = reserved.read_object(meta, record_id)  # malformed object metadata: CorruptedObjectError
-    payload = None if info is None else store.objects.read(info, record_id)
+    payload = None if info is None else objects.read(info, record_id)
     return Row(
         id=record_id,
         document=records.docs[row],
