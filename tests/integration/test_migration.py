@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from processes import Child, ChromaServer
 
-from mira_vectorstores import ConfigError, EmbeddingMismatchError, HashingEmbedder, HybridStore
+from mira_vectorstores import ConfigError, EmbeddingMismatchError, HashingEmbedder, HybridStore, StorageError
 
 TEXTS = [f"note {i} about {'cats' if i % 3 else 'dogs'} and topic {i % 7}" for i in range(600)]
 
@@ -229,3 +229,20 @@ def test_on_a_server_no_write_of_another_process_is_hidden_by_a_migration(tmp_pa
         if writer is not None:
             writer.close()
         server.stop()
+
+
+def test_a_damaged_alias_file_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    _build(path, n=5)
+    aliases = path / "mira" / "aliases.json"
+    for damage in (
+        "{not json",
+        '{"notes": {"collection": 5}}',
+        '{"notes": {"collection": "../x", "previous": "notes", "embedder": "e"}}',
+    ):
+        aliases.write_text(damage)
+        with pytest.raises(StorageError, match="alias"):
+            HybridStore("notes", path=path, embedder=HashingEmbedder(64))
+    aliases.unlink()
+    with HybridStore("notes", path=path, embedder=HashingEmbedder(64)) as store:
+        assert store.count() == 6
