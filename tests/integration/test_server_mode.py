@@ -143,3 +143,24 @@ def test_a_collection_written_by_langchain_chroma_on_a_server_opens_in_place(ser
         assert result.ids == ["o"]
     finally:
         llama.client.close()
+
+
+def test_an_embedded_export_imports_into_a_server_store_and_a_backup_restores_there(
+    server: int, tmp_path: Path
+) -> None:
+    with HybridStore("local", path=tmp_path / "local", embedder=HashingEmbedder(32)) as local:
+        local.add(["cats purr", "dogs bark", "owls hoot"], ids=["c", "d", "o"], metadatas=[{"n": 1}, {"n": 2}, None])
+        local.put_object(b"\x00payload", id="p", description="a payload")
+        local.export(tmp_path / "local.parquet")
+        local.backup(tmp_path / "bk")
+        expected = [(h.id, round(h.score, 6)) for h in local.search("cats and owls", k=4)]
+    with HybridStore.connect("127.0.0.1", server, "imported", embedder=HashingEmbedder(32)) as remote:
+        remote.import_(tmp_path / "local.parquet")
+        assert [(h.id, round(h.score, 6)) for h in remote.search("cats and owls", k=4)] == expected
+        assert remote.get_object_bytes("p")[0] == b"\x00payload"
+    restored = HybridStore.restore(
+        tmp_path / "bk", "restored", path=None, host="127.0.0.1", port=server, embedder=HashingEmbedder(32)
+    )
+    with restored:
+        assert restored.stats().mode == "server"
+        assert [(h.id, round(h.score, 6)) for h in restored.search("cats and owls", k=4)] == expected
