@@ -43,7 +43,7 @@ def load_corpus(path: Path, *, limit: int | None = None) -> list[Doc]:
     with path.open(encoding="utf-8") as handle:
         for line in handle:
             row = json.loads(line)
-            text = f"{row.get('title', '')}. {row['text']}".strip(". ") if row.get("title") else row["text"]
+            text = join_title(row.get("title"), row["text"])
             meta: dict[str, object] = {
                 k: v for k, v in (row.get("metadata") or {}).items() if isinstance(v, (str, int, float, bool))
             }
@@ -51,6 +51,19 @@ def load_corpus(path: Path, *, limit: int | None = None) -> list[Doc]:
             if limit is not None and len(docs) >= limit:
                 break
     return docs
+
+
+def join_title(title: object, text: str) -> str:
+    """A BEIR document's text: ``"<title>. <text>"`` when it has a title, else ``text``.
+
+    Args:
+        title: the record's ``title`` (empty or ``None`` when it has none).
+        text: the record's ``text``.
+
+    Returns:
+        The text to index.
+    """
+    return f"{title}. {text}".strip(". ") if title else text
 
 
 def load_sample() -> list[Doc]:
@@ -86,3 +99,16 @@ def recall_at_k(ranked: Sequence[str], relevant: Mapping[str, int], k: int = 100
     """Share of the relevant docs found in the top k."""
     wanted = {d for d, rel in relevant.items() if rel > 0}
     return len(wanted & set(ranked[:k])) / len(wanted) if wanted else 0.0
+
+
+def mrr_at_k(ranked: Sequence[str], relevant: Mapping[str, int], k: int = 10) -> float:
+    """Reciprocal rank of the first relevant doc in the top k (0 when none is there).
+
+    Example:
+        >>> mrr_at_k(["a", "b", "c"], {"c": 1, "z": 2})
+        0.3333333333333333
+    """
+    for rank, doc in enumerate(ranked[:k], start=1):
+        if relevant.get(doc, 0) > 0:
+            return 1.0 / rank
+    return 0.0

@@ -1000,7 +1000,10 @@ class HybridStore:
         )
         try:
             if store.count() and not overwrite:
-                msg = f"store {store.name!r} exists and holds {store.count()} records; restore with overwrite=True"
+                msg = (
+                    f"store {store.name!r} exists and holds {store.count()} records; restore with overwrite=True "
+                    "(mira-vs restore --overwrite) to replace them, or restore under another name"
+                )
                 raise ConfigError(msg)
             store.clear()
             operations.import_(store, data, progress=progress)

@@ -53,17 +53,25 @@ def test_unreachable_server_is_a_clear_error() -> None:
         HybridStore.connect("127.0.0.1", port, "nothing", embedder=HashingEmbedder(8))
 
 
-def test_cli_reaches_a_server_with_headers(server: int, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_reaches_a_server_with_headers(
+    server: int, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from mira_vectorstores.cli import main
 
-    argv = ["--host", "127.0.0.1", "--port", str(server), "--header", "X-Chroma-Token=secret", "stats", "--name", "cli"]
-    assert main(argv) == 0
-    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    monkeypatch.setenv("MIRA_VS_EMBEDDER", "hashing")
+    remote = ["--host", "127.0.0.1", "--port", str(server), "--header", "X-Chroma-Token=secret"]
+    assert main([*remote, "stats", "--name", "cli"]) == 1  # reading a store that does not exist
+    assert f"store 'cli' does not exist in the server 127.0.0.1:{server}" in capsys.readouterr().err
+    (tmp_path / "note.txt").write_text("a note kept on the server")
+    assert main([*remote, "ingest", str(tmp_path / "note.txt"), "--name", "cli"]) == 0
+    capsys.readouterr()
+    assert main(["stats", "--name", "cli", "--json", *remote]) == 0  # shared options after the command too
+    report = json.loads(capsys.readouterr().out)
     assert report["mode"] == "server"
-    assert report["reachable"] is True
-    assert report["records"] == 0
-    with pytest.raises(SystemExit, match="--header takes NAME=VALUE"):
-        main(["--host", "127.0.0.1", "--port", str(server), "--header", "no-equals-sign", "stats"])
+    assert report["records"] == 1
+    assert report["health"]["reachable"] is True
+    assert main([*remote[:4], "--header", "no-equals-sign", "stats"]) == 2
+    assert "--header takes NAME=VALUE" in capsys.readouterr().err
 
 
 def test_a_restarted_server_store_loads_its_cache_and_catches_up_by_the_change(
