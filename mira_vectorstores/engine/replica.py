@@ -174,6 +174,7 @@ class Replica:
             StoreUnavailableError: when the server cannot be reached.
         """
         mode = where.mode
+        store_name = name
         path_lock = PathLock(Path(where.path)) if mode == "embedded" and where.path is not None else None
         try:
             if follow_alias and path_lock is not None:
@@ -216,7 +217,7 @@ class Replica:
                 mirror_dir=Path(mirror_dir) if mirror_dir is not None else folder,
                 path_lock=path_lock,
             )
-            replica._load()
+            replica._load(store_name)
         except BaseException:
             if storage is not None:
                 storage.close()
@@ -267,17 +268,25 @@ class Replica:
         return self.embedder.dimension if self.embedder else None
 
     # -- opening ----------------------------------------------------------------------------
-    def _load(self) -> None:
+    def _load(self, store_name: str) -> None:
         state = self.storage.state()
         stored_name, stored_dim = state.get("embedder"), state.get("dimension")
         mine = self.embedder
         if mine is not None and stored_name not in (None, "none") and stored_name != mine.name:
-            msg = (
-                f"store {self.name!r} was built with embedder {stored_name!r} ({stored_dim} dims), "
-                f"not {mine.name!r} ({mine.dimension} dims). Open it with {stored_name!r}; to move it to "
-                f"{mine.name!r}, call migrate_embeddings(<new embedder>) on the store opened with {stored_name!r} "
-                "(mira-vs migrate --to NAME): it re-embeds every record into a new collection and switches to it."
-            )
+            if store_name != self.name:
+                msg = (
+                    f"store {store_name!r} was migrated to embedder {stored_name!r} ({stored_dim} dims; collection "
+                    f"{self.name!r}), not {mine.name!r}: open it with {stored_name!r}. The collection it replaced "
+                    "opens with follow_alias=False until it is dropped."
+                )
+            else:
+                msg = (
+                    f"store {self.name!r} was built with embedder {stored_name!r} ({stored_dim} dims), "
+                    f"not {mine.name!r} ({mine.dimension} dims). Open it with {stored_name!r}; to move it to "
+                    f"{mine.name!r}, call migrate_embeddings(<new embedder>) on the store opened with "
+                    f"{stored_name!r} (mira-vs migrate --to NAME): it re-embeds every record into a new "
+                    "collection and switches to it."
+                )
             raise EmbeddingMismatchError(msg)
         if stored_dim is None:  # a collection another library wrote: its records tell
             stored_dim = self.storage.stored_dimension()

@@ -1039,9 +1039,13 @@ class HybridStore:
         raw object's payload against its sha256, plus orphaned payloads. On a server, this
         process first catches up. Cost: one read of every record's metadata and every payload.
 
+        Revisions do not show an edit a plain Chroma client made in place (Chroma's ``update``
+        keeps the other metadata keys, the revision among them); ``repair`` takes those in too.
+
         Args:
-            repair: re-read the records that differ (``refresh(full=True)``) and remove orphaned
-                payloads older than the grace period; damaged objects are only reported.
+            repair: rebuild the mirrors from Chroma (``refresh(full=True)``) and remove orphaned
+                payloads older than the grace period; damaged objects are only reported. The
+                report still lists what was found.
         """
         if self._replica.shared:
             self.refresh()

@@ -275,11 +275,11 @@ class DoctorReport:
 
     Attributes:
         records: records in the mirrors after the check.
-        missing_from_mirrors: ids Chroma holds that the mirrors lack.
-        unknown_to_chroma: ids the mirrors hold that Chroma does not.
-        stale: ids whose revision in Chroma differs from the mirrors'.
-        objects: the raw-object check (``verify_objects``).
-        repaired: whether anything was re-read or removed.
+        missing_from_mirrors: ids Chroma holds that the mirrors lacked.
+        unknown_to_chroma: ids the mirrors held that Chroma does not.
+        stale: ids whose revision in Chroma differed from the mirrors'.
+        objects: the raw-object check (``verify_objects``; with ``repair``, the orphans removed).
+        repaired: the mirrors differed and were rebuilt from Chroma, and now match it.
     """
 
     records: int
@@ -291,8 +291,9 @@ class DoctorReport:
 
     @property
     def ok(self) -> bool:
-        """Mirrors level with Chroma and every object intact, no orphan left."""
-        return not (self.missing_from_mirrors or self.unknown_to_chroma or self.stale) and self.objects.ok
+        """Mirrors level with Chroma (as found, or after the repair) and every object intact, no orphan left."""
+        level = not (self.missing_from_mirrors or self.unknown_to_chroma or self.stale) or self.repaired
+        return level and self.objects.ok
 
     def as_dict(self) -> dict[str, object]:
         """A JSON-ready copy (with ``ok``)."""

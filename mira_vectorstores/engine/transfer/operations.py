@@ -269,16 +269,17 @@ def _sha256_file(path: Path) -> str:
 # -- doctor and stats --------------------------------------------------------------------------------
 def doctor(store: HybridStore, *, repair: bool = False) -> DoctorReport:
     """Compare the mirrors with Chroma record by record and every payload with its digest;
-    ``repair`` re-reads what differs (``refresh(full=True)``) and removes old orphaned payloads.
+    ``repair`` rebuilds the mirrors from Chroma (``refresh(full=True)``, which also takes in edits
+    a plain client made without a new revision) and removes old orphaned payloads. The report lists
+    what was found before any repair.
     """
-    differences = _differences(store)
+    missing, unknown, stale = _differences(store)
     repaired = False
-    if repair and any(differences):
+    if repair:
         store.refresh(full=True)
-        differences, repaired = _differences(store), True
+        repaired = bool(missing or unknown or stale) and not any(_differences(store))
     objects = store.verify_objects(repair=repair)
-    missing, unknown, stale = differences
-    return DoctorReport(store.count(), missing, unknown, stale, objects, repaired or bool(objects.removed))
+    return DoctorReport(store.count(), missing, unknown, stale, objects, repaired)
 
 
 def _differences(store: HybridStore) -> tuple[list[str], list[str], list[str]]:

@@ -42,7 +42,7 @@ def _fill(store: HybridStore) -> None:
 
 
 def _results(store: HybridStore) -> list[list[tuple[str, float]]]:
-    return [[(h.id, round(h.score, 6)) for h in store.search(q, k=5)] for q in QUERIES]
+    return [[(h.id, h.score) for h in store.search(q, k=5)] for q in QUERIES]  # exact scores
 
 
 def _same_records(a: HybridStore, b: HybridStore) -> None:
@@ -74,9 +74,9 @@ def test_export_then_import_gives_identical_records_and_search_results(
         assert copy.import_(file).records == 7
         _same_records(source, copy)
         assert _results(copy) == _results(source)
-        got = copy.get(["a"], include_embeddings=True)[0].embedding
-        want = source.get(["a"], include_embeddings=True)[0].embedding
-        assert np.array_equal(got, want)  # bit-exact vectors
+        got = np.stack([r.embedding for r in copy.get(sorted(r.id for r in copy.get()), include_embeddings=True)])
+        want = np.stack([r.embedding for r in source.get(sorted(r.id for r in source.get()), include_embeddings=True)])
+        assert np.array_equal(got, want)  # every vector bit-exact
 
 
 def test_export_with_a_filter_and_import_into_a_server_style_client(source: HybridStore, tmp_path: Path) -> None:
@@ -215,6 +215,8 @@ def test_doctor_finds_and_repairs_what_changed_behind_the_store(tmp_path: Path) 
         fixed = store.doctor(repair=True)
         assert fixed.ok
         assert fixed.repaired
+        assert (fixed.unknown_to_chroma, fixed.missing_from_mirrors) == (["a"], ["z"])  # what was found
+        assert store.doctor().ok
         assert sorted(r.id for r in store.get()) == ["b", "c", "d", "o1", "o2", "o3", "z"]
 
 
@@ -247,3 +249,19 @@ def test_collections_are_listed_and_dropped(tmp_path: Path) -> None:
     assert [c.name for c in HybridStore.collections(path=path)] == ["two"]
     with pytest.raises(StorageError, match="does not exist"):
         HybridStore.drop_collection("one", path=path)
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".jsonl"])
+def test_vectors_and_dense_scores_survive_a_round_trip_bit_exact(tmp_path: Path, suffix: str) -> None:
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(500, 48)).astype(np.float32)
+    ids = [f"v{i}" for i in range(500)]
+    with HybridStore.in_memory(embedder=None) as store, HybridStore.in_memory(embedder=None) as copy:
+        store.add(vectors=vectors, ids=ids)
+        store.export(tmp_path / f"v{suffix}")
+        copy.import_(tmp_path / f"v{suffix}")
+        got = np.stack([r.embedding for r in copy.get(ids, include_embeddings=True)])
+        assert np.array_equal(got, np.stack([r.embedding for r in store.get(ids, include_embeddings=True)]))
+        for query in rng.normal(size=(20, 48)):
+            want = [(h.id, h.score) for h in store.search(vector=query, k=10)]
+            assert [(h.id, h.score) for h in copy.search(vector=query, k=10)] == want
