@@ -365,7 +365,9 @@ def _client(where: Where) -> Iterator[tuple[chromadb.api.ClientAPI, FileAliases 
 
 
 def collections(where: Where) -> list[CollectionInfo]:
-    """What ``HybridStore.collections`` lists."""
+    """What ``HybridStore.collections`` lists (none for a folder that does not exist: it is not made)."""
+    if where.host is None and where.path is not None and not Path(where.path).is_dir():
+        return []
     out = []
     with _client(where) as (client, aliases):
         known = aliases.all().values()
@@ -390,6 +392,8 @@ def collections(where: Where) -> list[CollectionInfo]:
 
 def check_droppable(where: Where, name: str) -> None:
     """Refuse to drop the collection a migrated store opens now."""
+    if where.host is None and where.path is not None and not Path(where.path).is_dir():
+        return  # nothing there: the drop's own open says so
     with _client(where) as (_, aliases):
         for alias in aliases.all().values():
             if alias.collection == name:

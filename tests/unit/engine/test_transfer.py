@@ -249,6 +249,8 @@ def test_collections_are_listed_and_dropped(tmp_path: Path) -> None:
     assert [c.name for c in HybridStore.collections(path=path)] == ["two"]
     with pytest.raises(StorageError, match="does not exist"):
         HybridStore.drop_collection("one", path=path)
+    assert HybridStore.collections(path=tmp_path / "nowhere") == []
+    assert not (tmp_path / "nowhere").exists()  # listing makes no folder
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".jsonl"])
