@@ -88,6 +88,11 @@ class Settings:
             return None
         return ServerConfig(ssl=self.ssl, headers=self.headers, tenant=self.tenant, database=self.database)
 
+    @property
+    def place(self) -> dict[str, Any]:
+        """Where the stores live, as ``HybridStore``'s keyword arguments (``path``, ``host``, ``port``, ``server``)."""
+        return {"path": self.path, "host": self.host, "port": self.port, "server": self.server}
+
     def where(self) -> str:
         """Where the stores live, for messages."""
         if self.host is None:
@@ -198,15 +203,7 @@ def open_store(settings: Settings, *, create: bool = False, name: str | None = N
     if settings.host is None and not create and not Path(settings.path).is_dir():
         raise CliFailure(_missing_message(settings, name))
     try:
-        return HybridStore(
-            name,
-            path=settings.path,
-            host=settings.host,
-            port=settings.port,
-            server=settings.server,
-            embedder=settings.build_embedder(),
-            create=create,
-        )
+        return HybridStore(name, **settings.place, embedder=settings.build_embedder(), create=create)
     except StorageError as exc:
         if create or store_exists(settings, name):
             raise
@@ -218,9 +215,7 @@ def store_exists(settings: Settings, name: str) -> bool:
     if settings.host is None and not Path(settings.path).is_dir():
         return False
     try:
-        found = HybridStore.collections(
-            path=settings.path, host=settings.host, port=settings.port, server=settings.server
-        )
+        found = HybridStore.collections(**settings.place)
     except MiraError:
         return True
     return any(name in (info.name, info.alias) for info in found)

@@ -44,7 +44,7 @@ def _collections(settings: Settings) -> list[CollectionInfo]:
     if settings.host is None and not Path(settings.path).is_dir():
         msg = f"no store folder {settings.path}; create a store with `{settings.command('ingest FILE')}`"
         raise CliFailure(msg)
-    return HybridStore.collections(path=settings.path, host=settings.host, port=settings.port, server=settings.server)
+    return HybridStore.collections(**settings.place)
 
 
 @cli.group(
@@ -87,9 +87,7 @@ def drop(settings: Settings, collection: str, yes: bool) -> None:
         raise CliFailure(msg)
     if not yes:
         confirm(f"Drop collection {collection!r} and its {plural(info.records, 'record')}?", refused="nothing dropped")
-    HybridStore.drop_collection(
-        collection, path=settings.path, host=settings.host, port=settings.port, server=settings.server
-    )
+    HybridStore.drop_collection(collection, **settings.place)
     click.echo(f"dropped collection {collection!r} ({plural(info.records, 'record')})")
 
 
@@ -165,10 +163,7 @@ def restore(settings: Settings, folder: Path, overwrite: bool, as_json: bool, pr
     store = HybridStore.restore(
         folder,
         settings.name if "name" in settings.given else None,
-        path=settings.path,
-        host=settings.host,
-        port=settings.port,
-        server=settings.server,
+        **settings.place,
         embedder=settings.build_embedder(),
         overwrite=overwrite,
         progress=show_progress(progress),
