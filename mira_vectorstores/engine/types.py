@@ -252,7 +252,8 @@ class MigrationReport:
         embedded: records embedded by this run.
         reused: records an earlier, interrupted run had copied already.
         seconds: how long this run took.
-        switched: whether the store now opens the target (``False`` only for an empty plan).
+        switched: the store opens the target now (``True`` whenever the call returns: a migration
+            that cannot finish raises, and the next call resumes it).
     """
 
     name: str

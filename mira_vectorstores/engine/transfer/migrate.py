@@ -62,30 +62,12 @@ def migrate(store: HybridStore, new_embedder: Embedder, *, batch_size: int, prog
         window = catch_up.WINDOW if store._replica.shared else 0
         since = _begin(target, source, store._replica.high_water - window)
         reused = target.count()
-        copied: set[str] = set()
-        with store._frozen() as mirrors:
-            todo = [] if mirrors is None else list(mirrors.records.row_of)
-        done = target._live_ids()
-        todo = [i for i in todo if i not in done]
-        with tqdm(total=len(todo), unit="rec", desc="migrate", disable=not progress) as bar:
-            for start in range(0, len(todo), batch_size):
-                batch = todo[start : start + batch_size]
-                copied.update(_copy(store, target, batch))
-                bar.update(len(batch))
+        copied = _first_pass(store, target, batch_size, progress=progress)
         with store._writer:  # the last pass and the switch: no write of this process between them
             if store._replica.shared:
                 store.refresh()
             last = store._replica.high_water - window
-            with store._frozen() as mirrors:
-                live = {} if mirrors is None else mirrors.records.row_of
-                metas = None if mirrors is None else mirrors.records.metas
-                done = target._live_ids()
-                changed = [i for i, row in live.items() if i not in done or _stamp(metas, row) > since]
-                gone = [i for i in done if i not in live]
-            for start in range(0, len(changed), batch_size):
-                copied.update(_copy(store, target, changed[start : start + batch_size]))
-            if gone:
-                target.delete(gone)
+            copied.update(_last_pass(store, target, since, batch_size))
             old, old_objects = store._adopt(target, Alias(store.name, target.collection, source, new_embedder.name))
     except BaseException:
         if not target.closed:
@@ -154,6 +136,39 @@ def _begin(target: HybridStore, source: str, since: int) -> int:
         raise ConfigError(msg)
     recorded = state.get(SINCE)
     return recorded if isinstance(recorded, int) and not isinstance(recorded, bool) else 0
+
+
+def _first_pass(store: HybridStore, target: HybridStore, batch_size: int, *, progress: bool) -> set[str]:
+    """Copy every record the target lacks, a batch at a time (writes go on between batches)."""
+    with store._frozen() as mirrors:
+        todo = [] if mirrors is None else list(mirrors.records.row_of)
+    done = target._live_ids()
+    todo = [i for i in todo if i not in done]
+    copied: set[str] = set()
+    with tqdm(total=len(todo), unit="rec", desc="migrate", disable=not progress) as bar:
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start : start + batch_size]
+            copied.update(_copy(store, target, batch))
+            bar.update(len(batch))
+    return copied
+
+
+def _last_pass(store: HybridStore, target: HybridStore, since: int, batch_size: int) -> set[str]:
+    """Copy what is new or changed since ``since`` and delete what the source lost (the caller
+    holds the source's writes off).
+    """
+    with store._frozen() as mirrors:
+        live = {} if mirrors is None else mirrors.records.row_of
+        metas = None if mirrors is None else mirrors.records.metas
+        done = target._live_ids()
+        changed = [i for i, row in live.items() if i not in done or _stamp(metas, row) > since]
+        gone = [i for i in done if i not in live]
+    copied: set[str] = set()
+    for start in range(0, len(changed), batch_size):
+        copied.update(_copy(store, target, changed[start : start + batch_size]))
+    if gone:
+        target.delete(gone)
+    return copied
 
 
 def _copy(store: HybridStore, target: HybridStore, ids: Sequence[str]) -> list[str]:
