@@ -10,7 +10,7 @@ uniform cloud (where every point is about as far as every other).
 
 Each record has ``{"category": "cat-0".."cat-9", "year": 2000..2024, "rare": bool}``;
 category follows the topic (60 %) so filters correlate with the vectors as they do in real
-collections; ``rare`` is true for about 1 % of records, independently. Texts are 6-12
+collections; ``rare`` is true for about 1 % of records, independently. Texts are 6-12 (``words``)
 pseudo-words drawn mostly from the topic's vocabulary, so BM25 has real signal.
 
 Queries are fresh draws from the same mixture (none is in the collection). The ground truth
@@ -208,10 +208,11 @@ class _Mixture:
         return [" ".join(words[end - m : end]) for end, m in zip(ends.tolist(), lengths.tolist(), strict=True)]
 
 
-def make_dataset(n: int, *, queries: int = 200, seed: int = 7) -> Dataset:
+def make_dataset(n: int, *, queries: int = 200, seed: int = 7, words: tuple[int, int] = (6, 12)) -> Dataset:
     """Generate a dataset of ``n`` records and ``queries`` queries with exact ground truth.
 
-    The same ``(n, queries, seed)`` always gives the same data.
+    The same ``(n, queries, seed, words)`` always gives the same data; ``words`` is the range of
+    a record text's pseudo-words (inclusive).
     """
     rng = np.random.default_rng(seed)
     mixture = _Mixture.make(rng)
@@ -220,7 +221,7 @@ def make_dataset(n: int, *, queries: int = 200, seed: int = 7) -> Dataset:
     category = np.where(own_category, topics % CATEGORIES, rng.integers(0, CATEGORIES, size=n))
     years = rng.integers(2000, 2025, size=n)
     rare = rng.random(n) < RARE_RATE
-    lengths = rng.integers(6, 13, size=n)
+    lengths = rng.integers(words[0], words[1] + 1, size=n)
     ids = [f"r{i:07d}" for i in range(n)]
     texts = [f"{text} (#{i})" for i, text in enumerate(mixture.texts(rng, topics, lengths))]
     metadatas: list[dict[str, object]] = [

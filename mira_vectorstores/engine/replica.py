@@ -361,6 +361,7 @@ class Replica:
             return
         if self.mirrors is None:
             self.mirrors = Mirrors(batch.vectors.shape[1], self.config)
+            self._position = self.storage.write_position()  # as an open that builds mirrors reads it
             if self.embedder is None:  # a vectors-only store learns its dimension from its first write
                 self.storage.set_state({"embedder": "none", "dimension": self.mirrors.dimension})
         with self._writing():

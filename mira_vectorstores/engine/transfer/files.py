@@ -140,7 +140,8 @@ class Writer:
             self._jsonl.write(orjson.dumps(header.as_dict()) + b"\n")
         else:
             self.schema = _schema(header.dimension).with_metadata(meta)
-            self._parquet = pq.ParquetWriter(self.path, self.schema, compression="zstd")
+            # Dictionary encoding pays only for metadata (repeated keys); on vectors it costs time and bytes.
+            self._parquet = pq.ParquetWriter(self.path, self.schema, compression="zstd", use_dictionary=["metadata"])
 
     def write(self, rows: Sequence[Row]) -> None:
         """Append rows (one row group in Parquet)."""
@@ -296,7 +297,7 @@ def _jsonl_rows(source: Path, batch_size: int) -> Iterator[list[dict[str, Any]]]
 
 def _parquet_rows(source: Path, batch_size: int) -> Iterator[list[dict[str, Any]]]:
     try:
-        parquet = pq.ParquetFile(source)
+        parquet = pq.ParquetFile(source, pre_buffer=False)  # pre-buffering holds far more than one batch
         if set(parquet.schema_arrow.names) != set(_schema(1).names):
             msg = f"{source}: columns {parquet.schema_arrow.names} are not an export file's"
             raise InvalidInputError(msg)
