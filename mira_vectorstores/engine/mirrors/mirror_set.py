@@ -7,6 +7,7 @@ Both the write path and the reconcile path change them only through ``apply_upse
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import count
 from typing import cast
 
 import numpy as np
@@ -21,6 +22,9 @@ from mira_vectorstores.engine.types import DuplicatePair, Metadata, ObjectInfo, 
 
 COMPACT_MIN_DEAD = 1_000
 COMPACT_DEAD_FRACTION = 0.25
+#: One counter for every ``Mirrors`` of the process: a version is never reused, not even by
+#: another (later) mirror set, so it can key a cache of answers across rebuilds and reloads.
+_VERSIONS = count(1)
 
 
 class Mirrors:
@@ -32,6 +36,9 @@ class Mirrors:
         self.records = RecordsMirror()
         self.dense = FaissMirror(dimension, config.faiss)
         self.lexical = LexicalIndex(config.lexical)
+        #: Changes with every write, delete or compaction this mirror set takes in (ours, or another
+        #: process's through a catch-up): an answer computed at one version is valid until it changes.
+        self.version = next(_VERSIONS)
 
     @property
     def dimension(self) -> int:
@@ -79,6 +86,7 @@ class Mirrors:
         self, ids: Sequence[str], docs: Sequence[str | None], metas: Sequence[dict[str, object]], vectors: Vector
     ) -> None:
         """Make the mirrors hold these records exactly (full documents, metadata, unit vectors)."""
+        self.version = next(_VERSIONS)
         moved: list[int] = []
         for i, record_id in enumerate(ids):
             row = self.records.row_of.get(record_id)
@@ -100,6 +108,8 @@ class Mirrors:
     def apply_delete(self, ids: Sequence[str]) -> list[str]:
         """Drop records from the mirrors; returns the ids that were live."""
         live = [i for i in ids if i in self.records.row_of]
+        if live:
+            self.version = next(_VERSIONS)
         self.records.kill(live)
         # BM25 keeps its index; dead rows are masked at query time until the next rebuild.
         self._maybe_compact()
@@ -112,6 +122,7 @@ class Mirrors:
 
     def compact(self) -> None:
         """Renumber the live rows densely and rebuild the indexes over them."""
+        self.version = next(_VERSIONS)
         alive = self.records.alive
         rows = np.flatnonzero(alive)
         state = self.records.to_state()
