@@ -15,7 +15,7 @@ import mira_vectorstores.engine
 import mira_vectorstores.langchain
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPECTED_ALL = ["MiraRetriever", "MiraVectorStore"]
+EXPECTED_ALL = ["MiraCollectionsRetriever", "MiraRetriever", "MiraVectorStore"]
 
 
 def test_langchain_all_is_frozen():

@@ -14,11 +14,11 @@ import pytest
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def _blocks(heading: str, language: str) -> list[str]:
-    """The fenced ``language`` blocks of the README section under ``## heading``."""
+def _blocks(heading: str, language: str, level: str = "##") -> list[str]:
+    """The fenced ``language`` blocks of the README section under ``## heading`` (or ``level``)."""
     text = README.read_text(encoding="utf-8")
-    start = text.index(f"\n## {heading}\n")
-    end = text.find("\n## ", start + 1)
+    start = text.index(f"\n{level} {heading}\n")
+    end = text.find(f"\n{level} ", start + 1)
     section = text[start : end if end != -1 else None]
     return re.findall(rf"```{language}\n(.*?)```", section, re.S)
 
@@ -29,6 +29,15 @@ def test_the_operating_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     exec(compile(code, "README.md", "exec"), {})  # the README's own example
     assert (tmp_path / "mira_ops.parquet").exists()
     assert (tmp_path / "mira_ops_backup" / "backup.json").exists()
+
+
+def test_the_batch_cache_and_collections_example_prints_what_it_says(capsys: pytest.CaptureFixture[str]) -> None:
+    (code,) = _blocks("Many queries, repeated queries, several collections", "python", level="###")
+    exec(compile(code, "README.md", "exec"), {})  # the README's own example
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "[['p1'], ['p2']]"  # as its comment says
+    assert len(printed) == 3
+    assert {line.split()[0] for line in printed[1:]} == {"True", "False"}  # hits from both stores
 
 
 def test_the_cli_session_runs(tmp_path: Path) -> None:

@@ -27,7 +27,6 @@ from mira_vectorstores.engine import (
     EmbeddingMismatchError,
     HashingEmbedder,
     HybridStore,
-    MiniLMEmbedder,
     MiraError,
     ServerConfig,
     StorageError,
@@ -113,8 +112,8 @@ class Settings:
         if choice.kind == "hashing":
             return HashingEmbedder(choice.dimension)
         if self.host is not None:
-            return MiniLMEmbedder()
-        return CachedEmbedder(MiniLMEmbedder(), path=Path(self.path) / "mira" / "embedding-cache.sqlite")
+            return choice.minilm()
+        return CachedEmbedder(choice.minilm(), path=Path(self.path) / "mira" / "embedding-cache.sqlite")
 
 
 def _remember(ctx: click.Context, param: click.Parameter, value: object) -> None:

@@ -18,18 +18,43 @@ from mira_vectorstores.engine import BoostRule, ConfigError, MiniLMEmbedder, boo
 
 @dataclass(frozen=True)
 class EmbedderChoice:
-    """What ``--embedder`` names: ``minilm``, or ``hashing`` with a dimension."""
+    """What ``--embedder`` names: ``minilm`` (with the backend that runs it), or ``hashing`` with a dimension."""
 
     kind: str = "minilm"
     dimension: int = 384
+    backend: str = "auto"  # a MiniLMEmbedder backend: auto, onnx, onnx-int8 or torch
 
     def __str__(self) -> str:
-        return "minilm" if self.kind == "minilm" else f"hashing:{self.dimension}"
+        if self.kind == "hashing":
+            return f"hashing:{self.dimension}"
+        return _MINILM_SPELLINGS[self.backend]
+
+    def minilm(self) -> MiniLMEmbedder:
+        """The MiniLM embedder this choice names (its backend decides its name: int8 is named apart)."""
+        return MiniLMEmbedder(backend=self.backend)
+
+
+#: ``--embedder`` spelling of each MiniLM backend.
+_MINILM_SPELLINGS = {"auto": "minilm", "onnx": "minilm-onnx", "onnx-int8": "minilm-int8", "torch": "minilm-torch"}
+
+
+def _minilm_backend(text: str) -> str | None:
+    """The backend ``text`` names: a spelling above or a name stores record (``all-MiniLM-L6-v2[-int8]``)."""
+    for backend, spelling in _MINILM_SPELLINGS.items():
+        if text == spelling:
+            return backend
+    recorded = text.removeprefix("sentence-transformers/")
+    # auto first: torch and ONNX fp32 share the name all-MiniLM-L6-v2 (same vectors); int8 has its own.
+    for backend in ("auto", "onnx-int8"):
+        if recorded == MiniLMEmbedder(backend=backend).name.lower():
+            return backend
+    return None
 
 
 class EmbedderParam(click.ParamType):  # type: ignore[type-arg]
-    """``minilm``, ``hashing`` or ``hashing:DIM``; also the names stores record (``hashing-DIM``,
-    ``all-MiniLM-L6-v2``), so an error message's name can be given as it is.
+    """``minilm`` (``minilm-int8``, ``minilm-torch``, ``minilm-onnx``), ``hashing`` or ``hashing:DIM``;
+    also the names stores record (``hashing-DIM``, ``all-MiniLM-L6-v2``, ``all-MiniLM-L6-v2-int8``),
+    so an error message's name can be given as it is.
     """
 
     name = "EMBEDDER"
@@ -39,12 +64,18 @@ class EmbedderParam(click.ParamType):  # type: ignore[type-arg]
         if isinstance(value, EmbedderChoice):
             return value
         text = str(value).strip().lower()
-        if text in ("minilm", MiniLMEmbedder.name.lower(), f"sentence-transformers/{MiniLMEmbedder.name.lower()}"):
-            return EmbedderChoice()
+        backend = _minilm_backend(text)
+        if backend is not None:
+            return EmbedderChoice(backend=backend)
         found = re.fullmatch(r"hashing(?:[:-]([1-9]\d{0,5}))?", text)
         if found:
             return EmbedderChoice("hashing", int(found.group(1) or 384))
-        self.fail(f"{value!r} is not an embedder: use minilm, hashing or hashing:DIM (e.g. hashing:256)", param, ctx)
+        self.fail(
+            f"{value!r} is not an embedder: use minilm, hashing or hashing:DIM (e.g. hashing:256); "
+            "minilm-int8, minilm-torch and minilm-onnx choose how MiniLM runs",
+            param,
+            ctx,
+        )
 
 
 class HeaderParam(click.ParamType):  # type: ignore[type-arg]

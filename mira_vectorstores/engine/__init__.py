@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from mira_vectorstores.engine.across import search_collections
 from mira_vectorstores.engine.config import (
     ChromaConfig,
     FaissConfig,
     FusionConfig,
     LexicalConfig,
+    QueryCacheConfig,
     ServerConfig,
     StoreConfig,
     enum_value,
@@ -92,6 +94,7 @@ __all__ = [
     "ObjectCodecError",
     "ObjectInfo",
     "ObjectsReport",
+    "QueryCacheConfig",
     "RecencyBoost",
     "Record",
     "RecordId",
@@ -117,4 +120,5 @@ __all__ = [
     "check_list",
     "enum_value",
     "parse_time",
+    "search_collections",
 ]

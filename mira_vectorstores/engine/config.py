@@ -28,12 +28,25 @@ def enum_value(enum_type: type[E], value: object, what: str) -> E:
 class FaissConfig:
     """The dense mirror.
 
+    HNSW parameters left at ``None`` are chosen by measurement against ``target_recall``
+    (``engine/mirrors/calibration.py``): after each HNSW build, and again whenever the live rows
+    have grown by ``recalibrate_growth`` since, the mirror compares its index with an exact
+    scan on a seeded sample of its own vectors (perturbed, as queries) and keeps the smallest
+    ``efSearch`` that reaches the target, or searches unfiltered queries by exact scan when no
+    ``efSearch`` does so faster than the scan (``index_kind`` auto only: an explicit ``hnsw``
+    keeps the graph). A value given explicitly is fixed: it is used as given and never
+    calibrated (``hnsw_ef_search=64`` searches with 64 whatever the recall).
+
     Attributes:
         index_kind: flat (exact), HNSW, IVF, or auto (flat below ``hnsw_threshold``).
         hnsw_threshold: live records above which ``auto`` switches from flat to HNSW.
-        hnsw_m: HNSW graph degree.
-        hnsw_ef_construction: HNSW build beam width.
-        hnsw_ef_search: HNSW query beam width (raised to ``k`` when smaller).
+        target_recall: the recall@10 of unfiltered HNSW searches to calibrate for, in (0, 1];
+            ``None`` turns calibration off (then unset HNSW parameters take their defaults).
+        recalibrate_growth: recalibrate ``efSearch`` once the live rows have grown by this factor
+            since the last calibration (> 1).
+        hnsw_m: HNSW graph degree (``None``: chosen at build).
+        hnsw_ef_construction: HNSW build beam width (``None``: chosen at build).
+        hnsw_ef_search: HNSW query beam width, raised to ``k`` when smaller (``None``: calibrated).
         ivf_nlist: IVF cells; IVF is trained once ``39 * ivf_nlist`` vectors exist (flat before).
         ivf_nprobe: IVF cells visited per query.
         exact_scan_max: a filter that leaves at most this many rows (or at most
@@ -43,9 +56,11 @@ class FaissConfig:
 
     index_kind: IndexKind = IndexKind.AUTO
     hnsw_threshold: int = 20_000
-    hnsw_m: int = 32
-    hnsw_ef_construction: int = 80
-    hnsw_ef_search: int = 128
+    target_recall: float | None = 0.99
+    recalibrate_growth: float = 1.5
+    hnsw_m: int | None = None
+    hnsw_ef_construction: int | None = None
+    hnsw_ef_search: int | None = None
     ivf_nlist: int = 1024
     ivf_nprobe: int = 32
     exact_scan_max: int = 20_000
@@ -54,9 +69,17 @@ class FaissConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "index_kind", enum_value(IndexKind, self.index_kind, "FaissConfig.index_kind"))
         for name in ("hnsw_threshold", "hnsw_m", "hnsw_ef_construction", "hnsw_ef_search", "ivf_nlist", "ivf_nprobe"):
-            if getattr(self, name) <= 0:
-                msg = f"FaissConfig.{name} must be > 0, got {getattr(self, name)}"
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+                msg = f"FaissConfig.{name} must be > 0, got {value!r}"
                 raise ConfigError(msg)
+        target = self.target_recall
+        if target is not None and (isinstance(target, bool) or not 0.0 < target <= 1.0):
+            msg = f"FaissConfig.target_recall must be in (0, 1] or None, got {target!r}"
+            raise ConfigError(msg)
+        if not self.recalibrate_growth > 1.0:
+            msg = f"FaissConfig.recalibrate_growth must be > 1, got {self.recalibrate_growth!r}"
+            raise ConfigError(msg)
         if self.exact_scan_max < 0:
             msg = f"FaissConfig.exact_scan_max must be >= 0, got {self.exact_scan_max}"
             raise ConfigError(msg)
@@ -73,7 +96,9 @@ class LexicalConfig:
         stemmer: a PyStemmer language ("english", "german", ...) or ``None`` for no stemming.
         stopwords: a bm25s stopword set ("en", "de", ...) or ``None``.
         k1: BM25 term-frequency saturation.
-        b: BM25 length normalisation.
+        b: BM25 length normalisation. bm25s' defaults (1.5, 0.75) are kept: on SciFact train
+            (809 queries) k1 in 0.9-1.2 and b in 0.4-0.9 moved hybrid nDCG@10 by at most +0.004
+            (``python -m benchmarks.fusion``), within the noise of 809 queries.
     """
 
     stemmer: str | None = "english"
@@ -87,25 +112,48 @@ class LexicalConfig:
             raise ConfigError(msg)
 
 
+#: The dense weight each fusion measured best with on SciFact train (``python -m benchmarks.fusion``).
+DEFAULT_ALPHA = {
+    FusionMethod.ABSOLUTE: 0.45,
+    FusionMethod.TM2C2: 0.8,
+    FusionMethod.WEIGHTED: 0.5,
+    FusionMethod.DBSF: 0.5,
+    FusionMethod.RRF: 0.5,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class FusionConfig:
     """Default search behaviour; every field can be overridden per search.
 
     Attributes:
         mode: the default search mode.
-        method: how hybrid rankings are fused. Weighted min-max fusion is the default because
-            it measured best on BEIR SciFact (nDCG@10 0.734 vs RRF 0.715, dense 0.648, BM25
-            0.687; ``python -m benchmarks.quality``), and it uses the scores, not just ranks.
+        method: how hybrid rankings are fused. ``ABSOLUTE`` is the default: a score means the
+            same in every query. It is ``alpha * dense + (1 - alpha) * lexical`` in [0, 1], where
+            dense is the cosine's share of the way from the query's background cosine (the 99th
+            percentile of its cosines to ~1,024 records sampled from a store of 1,000 or more;
+            0 below) to 1, and lexical is the BM25 score's share of the query's IDF sum
+            (``LexicalIndex.query_weight``). 0 = no evidence on either side. Min-max fusion
+            (``WEIGHTED``, the previous default) stretches every query's candidates to [0, 1]:
+            its best hit is always near 1, and pure dense noise can outrank the one record
+            holding a rare query word. Chosen on SciFact train (809 queries, all-MiniLM-L6-v2,
+            ``python -m benchmarks.fusion``) as the best-scoring variant that keeps a rare-term
+            record first (``pipeline.BACKGROUND_PERCENTILE``); nDCG@10 train / test (300):
+            absolute 0.738 / 0.723, min-max 0.735 / 0.735, TM2C2 (alpha 0.8) 0.737 / 0.732, RRF
+            0.715 / 0.716; so the meaning costs 0.012 on test (recall@100 0.941 vs 0.952). What a
+            threshold keeps on SciFact train: ``benchmarks/README.md``.
         rrf_k: RRF constant (Cormack et al. 2009; a small k over-rewards the top ranks).
-        alpha: weight of the dense side in weighted / DBSF fusion (and of RRF's dense list).
+        alpha: weight of the dense side in fusion (and of RRF's dense list); ``None``: the
+            method's own, measured on SciFact train (``DEFAULT_ALPHA``: absolute 0.45, TM2C2 0.8,
+            the others 0.5).
         fetch_k: candidates taken from each side before fusion; ``None`` picks ``max(10 * k, 200)``
             (a plain dense search takes ``k``: nothing could reorder its top k).
     """
 
     mode: SearchMode = SearchMode.AUTO
-    method: FusionMethod = FusionMethod.WEIGHTED
+    method: FusionMethod = FusionMethod.ABSOLUTE
     rrf_k: int = 60
-    alpha: float = 0.5
+    alpha: float | None = None
     fetch_k: int | None = None
 
     def __post_init__(self) -> None:
@@ -114,12 +162,16 @@ class FusionConfig:
         if self.rrf_k <= 0:
             msg = f"FusionConfig.rrf_k must be > 0, got {self.rrf_k}"
             raise ConfigError(msg)
-        if not 0.0 <= self.alpha <= 1.0:
-            msg = f"FusionConfig.alpha must be in [0, 1], got {self.alpha}"
+        if self.alpha is not None and not 0.0 <= self.alpha <= 1.0:
+            msg = f"FusionConfig.alpha must be in [0, 1] or None (the method's own), got {self.alpha}"
             raise ConfigError(msg)
         if self.fetch_k is not None and self.fetch_k <= 0:
             msg = f"FusionConfig.fetch_k must be > 0 or None, got {self.fetch_k}"
             raise ConfigError(msg)
+
+    def alpha_for(self, method: FusionMethod) -> float:
+        """The dense weight of a hybrid search fused by ``method``: ``alpha``, else the method's own."""
+        return DEFAULT_ALPHA[method] if self.alpha is None else self.alpha
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +201,33 @@ class ChromaConfig:
                 raise ConfigError(msg)
 
 
+@dataclass(frozen=True, slots=True)
+class QueryCacheConfig:
+    """The cache of search answers (``engine/query/cache.py``).
+
+    An answer is kept under the version of the mirrors it came from and emptied by the first
+    search after any write the store learns of (its own, or another process's through a
+    catch-up), so it is never stale; searches with a ``RecencyBoost`` are not cached. A hit costs
+    a dictionary lookup and a copy of the hits instead of embedding the query (~3-8 ms with
+    MiniLM) and searching (0.2-3 ms).
+
+    Attributes:
+        size: answers kept (least recently used go first); 0 turns the cache off.
+        ttl: seconds an answer may be served.
+    """
+
+    size: int = 256
+    ttl: float = 300.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 0:
+            msg = f"QueryCacheConfig.size must be an int >= 0 (0 turns the cache off), got {self.size!r}"
+            raise ConfigError(msg)
+        if isinstance(self.ttl, bool) or not isinstance(self.ttl, int | float) or not self.ttl > 0:
+            msg = f"QueryCacheConfig.ttl must be a number of seconds > 0, got {self.ttl!r}"
+            raise ConfigError(msg)
+
+
 #: Seconds between background catch-ups of a server store when ``refresh_interval`` is ``None``:
 #: a write shows in other processes within about this plus one catch-up (~20 ms idle); measured
 #: at 100,000 records: p50 0.34 s, p99 1.03 s (``benchmarks/concurrency.py``).
@@ -164,6 +243,7 @@ class StoreConfig:
         lexical: the BM25 mirror.
         fusion: default search options.
         chroma: Chroma's own index of the collection (unused by our searches).
+        query_cache: the cache of search answers (on: 256 answers, 300 s).
         refresh_interval: how stale the mirrors may get, in seconds. A store on a server
             catches up with other processes' writes in a background thread this often (``None``:
             every ``SERVER_REFRESH_INTERVAL`` = 0.5 s), so searches never wait on Chroma and see
@@ -185,6 +265,7 @@ class StoreConfig:
     lexical: LexicalConfig = field(default_factory=LexicalConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
     chroma: ChromaConfig = field(default_factory=ChromaConfig)
+    query_cache: QueryCacheConfig = field(default_factory=QueryCacheConfig)
     refresh_interval: float | None = None
     checkpoint_interval: float | None = 60.0
     repair_on_open: bool = True

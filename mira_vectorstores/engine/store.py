@@ -18,12 +18,12 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 import chromadb
 import numpy as np
 
-from mira_vectorstores.engine.config import SERVER_REFRESH_INTERVAL, ServerConfig, StoreConfig, enum_value
+from mira_vectorstores.engine.config import SERVER_REFRESH_INTERVAL, ServerConfig, StoreConfig
 from mira_vectorstores.engine.embeddings import Embedder, MiniLMEmbedder
 from mira_vectorstores.engine.errors import (
     ConfigError,
@@ -35,9 +35,11 @@ from mira_vectorstores.engine.errors import (
     StoreCorruptedError,
 )
 from mira_vectorstores.engine.locks import ReadWriteLock, holder_pid
-from mira_vectorstores.engine.query import pipeline
+from mira_vectorstores.engine.query import batch
 from mira_vectorstores.engine.query.boosting import BoostLike, parse_boosts
+from mira_vectorstores.engine.query.cache import QueryCache
 from mira_vectorstores.engine.query.filters import combine, parse_where, parse_where_document
+from mira_vectorstores.engine.query.request import SearchRequest, check_query_text
 from mira_vectorstores.engine.repair.rebuild import repair
 from mira_vectorstores.engine.replica import Refresher, Replica, Where
 from mira_vectorstores.engine.storage.aliases import Alias, ChromaAliases, FileAliases, aliases_of
@@ -187,6 +189,7 @@ class HybridStore:
         self.config = config or StoreConfig()
         self.embedder: Embedder | None = MiniLMEmbedder() if embedder == DEFAULT else embedder
         self.default_boosts = parse_boosts(boosts)
+        self._cache = QueryCache(self.config.query_cache)
         self._lock = ReadWriteLock()  # searches share it; writes and catch-ups hold it alone
         self._writer = threading.RLock()  # one write or catch-up at a time, embedding included
         self._closed = False
@@ -639,6 +642,7 @@ class HybridStore:
 
         Each hit's ``scores.distance`` is the collection's own distance to the query vector
         (``1 - cosine`` for a store this package made), for code written against Chroma.
+        Answers are cached (``StoreConfig.query_cache``) until the store learns of any write.
 
         Args:
             query: query text (embedded for the dense side, tokenised for BM25).
@@ -669,58 +673,94 @@ class HybridStore:
             FilterError: for a malformed filter.
             ConfigError: for an unknown mode or fusion, or boosts that are not a list of rules.
         """
-        if query is not None and not isinstance(query, str):
-            msg = f"query must be a str, got {type(query).__name__}"
+        options = {
+            "k": k,
+            "where": where,
+            "where_document": where_document,
+            "mode": mode,
+            "fusion": fusion,
+            "alpha": alpha,
+            "boosts": boosts,
+            "fetch_k": fetch_k,
+            "score_threshold": score_threshold,
+            "mmr_lambda": mmr_lambda,
+            "ids": ids,
+            "lexical_fetch_k": lexical_fetch_k,
+            "include_embeddings": include_embeddings,
+        }
+        return self._search([query], [vector], options)[0]
+
+    def search_batch(
+        self,
+        queries: Sequence[str | None],
+        *,
+        vectors: Sequence[Sequence[float] | Vector | None] | None = None,
+        **options: Any,
+    ) -> list[list[SearchHit]]:
+        """Several searches with the same options, answered together: what ``[search(q) for q in
+        queries]`` returns, with the queries embedded in one call and the dense side of the
+        unfiltered ones answered by one FAISS call.
+
+        Args:
+            queries: query texts (``None`` for a search by vector alone).
+            vectors: one query vector (or ``None``) per query, instead of embedding it.
+            **options: any option of ``search`` (``k``, ``where``, ``mode``, ...), for every query.
+
+        Returns:
+            One list of hits per query, in order.
+
+        Raises:
+            InvalidInputError: for queries that are not a list, vectors of another length, an
+                unknown option, or anything ``search`` refuses.
+        """
+        texts = check_list(queries, "queries", of="query strings")
+        given = [None] * len(texts) if vectors is None else check_list(vectors, "vectors", of="query vectors")
+        if len(given) != len(texts):
+            msg = f"got {len(texts)} queries and {len(given)} vectors; pass one vector (or None) per query"
             raise InvalidInputError(msg)
-        if query is not None and not query.strip():
-            what = "empty" if not query else "only whitespace"
-            msg = (
-                f"the query is {what}; pass the text to search for, or query=None with vector= to search by a "
-                "vector alone"
-            )
-            raise InvalidInputError(msg)
-        for name, number in (("alpha", alpha), ("mmr_lambda", mmr_lambda), ("score_threshold", score_threshold)):
-            if number is not None and (isinstance(number, bool) or not isinstance(number, (int, float))):
-                scale = "a finite number" if name == "score_threshold" else "a number in [0, 1]"
-                msg = f"{name} must be {scale}, got {type(number).__name__}"
-                raise InvalidInputError(msg)
-        fusion_defaults = self.config.fusion
-        # ``is None``, not ``or``: an empty string is an unknown mode, not the default one.
-        chosen_mode = enum_value(SearchMode, fusion_defaults.mode if mode is None else mode, "mode")
-        if chosen_mode is SearchMode.AUTO:
-            chosen_mode = SearchMode.HYBRID if query else SearchMode.DENSE
-        if ids is not None:
-            ids = check_id_list(ids)
-        needs_vector = chosen_mode in (SearchMode.DENSE, SearchMode.HYBRID) or mmr_lambda is not None
-        if vector is not None:
-            query_vector = self._query_vector(check_query_vector(vector))
-        elif needs_vector and query and self.embedder is not None:
-            # Checked and unit-normalised like a given vector: dense scores must be cosines.
-            query_vector = self._query_vector(self.embed_query(query))
-        else:
-            query_vector = None
-        plan = pipeline.SearchPlan(
-            text=query,
-            vector=query_vector,
-            k=k,
-            where=parse_where(where),
-            where_document=parse_where_document(where_document),
-            mode=chosen_mode,
-            fusion=enum_value(FusionMethod, fusion_defaults.method if fusion is None else fusion, "fusion"),
-            alpha=fusion_defaults.alpha if alpha is None else alpha,
-            rrf_k=fusion_defaults.rrf_k,
-            boosts=self.default_boosts if boosts is None else parse_boosts(boosts),
-            fetch_k=fetch_k if fetch_k is not None else fusion_defaults.fetch_k,
-            score_threshold=score_threshold,
-            mmr_lambda=mmr_lambda,
-            ids=None if ids is None else tuple(ids),
-            lexical_fetch_k=lexical_fetch_k,
-            space=self.space,
-            include_embeddings=include_embeddings,
+        return self._search(texts, given, options)
+
+    def _search(
+        self, queries: Sequence[object], vectors: Sequence[object], options: dict[str, Any]
+    ) -> list[list[SearchHit]]:
+        """Check, look up the cache, embed what is missing in one call, search the rest together."""
+        texts = [check_query_text(q) for q in queries]
+        if options.get("ids") is not None:
+            options = {**options, "ids": check_id_list(options["ids"])}
+        request = SearchRequest.parse(
+            options, defaults=self.config.fusion, default_boosts=self.default_boosts, space=self.space
         )
+        given = [None if v is None else self._query_vector(check_query_vector(v)) for v in vectors]
+        keys = [request.cache_key(text, vector) for text, vector in zip(texts, given, strict=True)]
+        answers: list[list[SearchHit] | None] = [None] * len(texts)
         with self._reading():
             mirrors = self._replica.mirrors
-            return [] if mirrors is None else pipeline.run(mirrors, plan)
+            for i, key in enumerate(keys):
+                if key is not None and mirrors is not None:
+                    answers[i] = self._cache.get(mirrors.version, key)
+        missing = [i for i, answer in enumerate(answers) if answer is None]
+        embed = [i for i in missing if given[i] is None and texts[i] and request.needs_vector(texts[i])]
+        if embed and self.embedder is not None:
+            for i, vector in zip(embed, self._embed_queries([texts[i] or "" for i in embed]), strict=True):
+                given[i] = self._query_vector(vector)  # checked and unit-normalised like a given one
+        plans = [request.plan(texts[i], given[i]) for i in missing]  # checks each (k, mode, vector, ...)
+        with self._reading():
+            mirrors = self._replica.mirrors
+            found = [] if mirrors is None else batch.run_batch(mirrors, plans)
+            for i, hits in zip(missing, found, strict=True):
+                answers[i] = hits
+                key = keys[i]
+                if key is not None and mirrors is not None:
+                    self._cache.put(mirrors.version, key, hits)
+        return [answer or [] for answer in answers]
+
+    def _embed_queries(self, texts: list[str]) -> Vector:
+        """Embed queries with the store's embedder: in one call when it offers ``embed_queries``."""
+        assert self.embedder is not None
+        many = getattr(self.embedder, "embed_queries", None)
+        if callable(many):
+            return np.asarray(many(texts), dtype=np.float32).reshape(len(texts), -1)
+        return np.stack([self.embed_query(text) for text in texts])
 
     def find_duplicates(self, threshold: float = 0.95, *, where: FilterDict | None = None) -> list[DuplicatePair]:
         """Pairs of records whose cosine similarity is at least ``threshold`` (FAISS range search).

@@ -26,6 +26,7 @@ from mira_vectorstores.engine import (
     BoostRule,
     ConfigError,
     FieldBoost,
+    FusionMethod,
     InvalidInputError,
     RecencyBoost,
     Record,
@@ -184,15 +185,20 @@ def to_relevance(hit: SearchHit) -> float:
     Relevance says how close a document is to the query, in the same units for every mode;
     the rank says where fusion and boosts put it. So:
 
-    - a hit with a dense part (dense, MMR and hybrid searches; a hybrid search scores both
-      sides of every candidate): ``(1 + cosine) / 2``, clamped to ``[0, 1]``;
+    - a hybrid hit fused on absolute scales (``FusionMethod.ABSOLUTE``, the default): its
+      fused score, in ``[0, 1]`` and on one scale in every query (``FusionConfig``), so a
+      threshold keeps what the hybrid ranking ranks, lexical-only matches included;
+    - another hit with a dense part (dense, MMR, hybrid fused per query): ``(1 + cosine) / 2``,
+      clamped to ``[0, 1]``;
     - a keyword-only hit: ``bm25 / (1 + bm25)``, which keeps BM25's order in ``[0, 1)``;
     - anything else: 0.
 
-    Fused scores (an RRF score is about ``1/60``) and boost factors change the order of the
-    results, not their relevance, so a ``score_threshold`` means the same in every mode.
+    Scores fused per query (min-max's best is always ~1, an RRF score is about ``1/60``) and
+    boost factors change the order of the results, not their relevance.
     """
     dense, lexical = hit.scores.dense, hit.scores.lexical
+    if hit.scores.fusion is FusionMethod.ABSOLUTE and hit.scores.fused is not None:
+        return min(1.0, max(0.0, hit.scores.fused))
     if dense is not None:
         return min(1.0, max(0.0, (1.0 + dense) / 2.0))
     if lexical is not None and lexical > 0:

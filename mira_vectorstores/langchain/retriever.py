@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables import RunnableConfig
 from pydantic import ConfigDict, Field, InstanceOf, ValidationError, field_validator
 from typing_extensions import override
 
@@ -35,6 +37,8 @@ _OVERRIDABLE = (
     "fetch_k",
     "mmr_lambda",
 )
+#: Answers of the batch being run (query -> documents), found by ``_get_relevant_documents``.
+_BATCH_ANSWERS: ContextVar[dict[str, list[Document]] | None] = ContextVar("mira_batch_answers", default=None)
 
 
 class MiraRetriever(BaseRetriever):
@@ -95,7 +99,7 @@ class MiraRetriever(BaseRetriever):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise _config_error(exc) from exc
+            raise config_error(exc, type(self)) from exc
 
     @field_validator("boosts", mode="before")
     @classmethod
@@ -122,9 +126,49 @@ class MiraRetriever(BaseRetriever):
         return {"score_threshold": self.score_threshold, **options}
 
     @override
+    def batch(
+        self,
+        inputs: list[str],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[list[Document]]:
+        """``invoke`` of each query, with their searches answered together by one engine
+        ``search_batch`` (one embedding call, one FAISS call for the dense side); callbacks and
+        configs run per query as in LangChain's ``batch``.
+        """
+        call = self._for_call(kwargs)
+        try:
+            answers = dict(zip(inputs, call._batch_documents(inputs), strict=True))
+        except MiraError:
+            if not return_exceptions:
+                raise
+            answers = {}  # each query fails (or not) on its own below
+        token = _BATCH_ANSWERS.set(answers)
+        try:
+            return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)
+        finally:
+            _BATCH_ANSWERS.reset(token)
+
+    def _batch_documents(self, queries: list[str]) -> list[list[Document]]:
+        options = self._search_kwargs()
+        threshold = options.pop("score_threshold")
+        engine_options = _convert.search_options(self.k, options, mode=self.mode)
+        found = self.vectorstore.engine.search_batch(queries, **engine_options)
+        relevance = self.vectorstore._relevance_score_fn
+        return [
+            [doc for doc, score in _convert.relevant(hits, relevance) if threshold is None or score >= threshold]
+            for hits in found
+        ]
+
+    @override
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
+        answers = _BATCH_ANSWERS.get()
+        if answers and query in answers:
+            return [doc.model_copy(deep=True) for doc in answers[query]]
         call = self._for_call(kwargs)
         pairs = call.vectorstore.similarity_search_with_relevance_scores(query, call.k, **call._search_kwargs())
         return [doc for doc, _ in pairs]
@@ -138,8 +182,8 @@ class MiraRetriever(BaseRetriever):
         return [doc for doc, _ in pairs]
 
 
-def _config_error(exc: ValidationError) -> MiraError:
-    """The error an invalid ``MiraRetriever`` field raises: the package's own error raised by a
+def config_error(exc: ValidationError, model: type[BaseRetriever]) -> MiraError:
+    """The error an invalid retriever field raises: the package's own error raised by a
     validator (an unknown mode, say) as it is, else a ``ConfigError`` naming each bad field.
     """
     problems = []
@@ -149,8 +193,8 @@ def _config_error(exc: ValidationError) -> MiraError:
             return cause
         field = ".".join(str(part) for part in error["loc"])
         if error["type"] == "extra_forbidden":
-            problems.append(f"unknown field {field!r} (valid fields: {sorted(MiraRetriever.model_fields)})")
+            problems.append(f"unknown field {field!r} (valid fields: {sorted(model.model_fields)})")
         else:
             problems.append(f"{field}: {error['msg']}, got {error.get('input')!r}")
-    msg = f"invalid MiraRetriever: {'; '.join(problems)}"
+    msg = f"invalid {model.__name__}: {'; '.join(problems)}"
     return ConfigError(msg)

@@ -18,7 +18,8 @@ Example:
 
 from __future__ import annotations
 
+from mira_vectorstores.llama_index.collections import MiraCollectionsRetriever
 from mira_vectorstores.llama_index.retriever import MiraRetriever
 from mira_vectorstores.llama_index.vector_store import MiraVectorStore
 
-__all__ = ["MiraRetriever", "MiraVectorStore"]
+__all__ = ["MiraCollectionsRetriever", "MiraRetriever", "MiraVectorStore"]

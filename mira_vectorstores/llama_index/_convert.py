@@ -102,9 +102,10 @@ def to_relevance(hit: SearchHit) -> float:
     * dense (DEFAULT, MMR): ``(1 + cosine) / 2`` in [0, 1]; a boost scales it (the engine
       boosts a cosine's height above -1), and the result is clipped to 1;
     * lexical (SPARSE, TEXT_SEARCH): the BM25 score, >= 0 and unbounded, times any boost;
-    * hybrid: the fused score times any boost: reciprocal-rank fusion gives
-      ``sum(weight / (rrf_k + rank))`` (at most ``2 / (rrf_k + 1)``, about 0.033), weighted and
-      DBSF fusion give a value in [0, 1].
+    * hybrid: the fused score times any boost: absolute fusion (the default) gives a value in
+      [0, 1] on one scale in every query (``FusionConfig``); reciprocal-rank fusion gives
+      ``sum(weight / (rrf_k + rank))`` (at most ``2 / (rrf_k + 1)``, about 0.033); weighted,
+      DBSF and TM2C2 fusion give a value in [0, 1] rescaled per query.
 
     The order of the hits is the engine's in every mode.
     """

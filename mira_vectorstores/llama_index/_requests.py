@@ -161,6 +161,16 @@ def _depths(query: VectorStoreQuery, mode: SearchMode) -> tuple[int, int | None,
     return query.similarity_top_k, None, None
 
 
+def shared_options(requests: Sequence[Mapping[str, Any]], *, can_embed: bool) -> dict[str, Any] | None:
+    """The search options every request shares besides its text and vector, or ``None`` when
+    they differ or one of them is a listing (``is_listing``): such requests run one by one.
+    """
+    if not requests or any(is_listing(r, can_embed=can_embed) for r in requests):
+        return None
+    options = [{key: value for key, value in r.items() if key not in ("query", "vector")} for r in requests]
+    return options[0] if all(o == options[0] for o in options) else None
+
+
 def needs_vector(request: Mapping[str, Any]) -> bool:
     return request["mode"] in (SearchMode.DENSE, SearchMode.HYBRID)
 

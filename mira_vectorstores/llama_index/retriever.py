@@ -157,6 +157,20 @@ class MiraRetriever(BaseRetriever):
             embedding = await self.embed_model.aget_agg_embedding_from_queries(query_bundle.embedding_strs)  # type: ignore[union-attr]
         return _scored(await self.vector_store.aquery(self._query(query_bundle, embedding), **self._options()))
 
+    def retrieve_batch(self, queries: Sequence[str | QueryBundle]) -> list[list[NodeWithScore]]:
+        """``retrieve`` of each query, answered together by the store's ``query_batch`` (one
+        engine search for all; the store's embedder embeds them in one call when this retriever
+        has no ``embed_model``). LlamaIndex's callback events are not sent.
+        """
+        bundles = [QueryBundle(query) if isinstance(query, str) else query for query in queries]
+        vector_queries = []
+        for bundle in bundles:
+            embedding = bundle.embedding
+            if embedding is None and self._needs_embedding(bundle):
+                embedding = self.embed_model.get_agg_embedding_from_queries(bundle.embedding_strs)  # type: ignore[union-attr]
+            vector_queries.append(self._query(bundle, embedding))
+        return [_scored(result) for result in self.vector_store.query_batch(vector_queries, **self._options())]
+
     def _needs_embedding(self, query_bundle: QueryBundle) -> bool:
         dense_side = _convert.to_search_mode(self.mode)[0] is not SearchMode.LEXICAL
         # A blank query is refused by the engine: nothing to embed.

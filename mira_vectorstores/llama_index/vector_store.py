@@ -335,6 +335,19 @@ class MiraVectorStore(RawObjectsMixin, BasePydanticVectorStore):
             return _to_listing(self._engine.get(**_requests.listing(request)))
         return _to_result(self._engine.search(**request))
 
+    def query_batch(self, queries: Sequence[VectorStoreQuery], **kwargs: Any) -> list[VectorStoreQueryResult]:
+        """``query`` of each query. Queries that differ only in ``query_str`` and
+        ``query_embedding`` run as one engine ``search_batch`` (one embedding call for the texts
+        without an embedding, one FAISS call for the dense side); others run one by one.
+        """
+        options = _requests.QueryOptions.from_kwargs(kwargs)
+        requests = [_requests.search_request(query, options) for query in queries]
+        shared = _requests.shared_options(requests, can_embed=self._engine.embedder is not None)
+        if shared is None:
+            return [self.query(query, **kwargs) for query in queries]
+        texts, vectors = [r["query"] for r in requests], [r["vector"] for r in requests]
+        return [_to_result(hits) for hits in self._engine.search_batch(texts, vectors=vectors, **shared)]
+
     @override
     async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """``query`` without blocking the event loop (the query embedding is awaited)."""

@@ -269,6 +269,30 @@ def test_writes_of_one_process_reach_the_others(server: ChromaServer, peers: Pee
     assert fresh.call("get_object", "obj1") == payload.hex()
 
 
+def test_a_cached_answer_never_outlives_another_processs_write(
+    server: ChromaServer, peers: PeerFactory, stores: StoreFactory
+) -> None:
+    """The query-result cache (on by default) is emptied by the catch-up that brings another
+    process's write: the repeated search was served from the cache until then, and shows the
+    write within the bound after it.
+    """
+    name = "cached-reader"
+    reader = stores(server.port, name)  # default config: cache on, background catch-up
+    reader.add(["shared cached note uniqc1"], ids=["c1"])
+    first = reader.search("shared cached", k=10, mode="lexical")
+    assert [h.id for h in first] == ["c1"]
+    assert reader.search("shared cached", k=10, mode="lexical") == first
+    assert reader._cache.hits == 1  # the repeat was the cached answer
+    writer = peers(server.port, name)
+    writer.call("add", ["shared cached note uniqc2"], ids=["c2"])
+    writer.call("delete", ["c1"])
+
+    def ids() -> list[str]:
+        return sorted(h.id for h in reader.search("shared cached", k=10, mode="lexical"))
+
+    assert _eventually(ids, ["c2"]) == ["c2"]
+
+
 # -- 2. three writers at once ---------------------------------------------------------------------------
 def test_three_interleaved_writers_converge(server: ChromaServer, peers: PeerFactory, stores: StoreFactory) -> None:
     name = "three-writers"

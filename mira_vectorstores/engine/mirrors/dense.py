@@ -16,6 +16,10 @@ OpenMP parallel region, and when the cores are busy (other processes, or a serve
 requests) its threads wait for one another: 24-28 ms instead of 0.8 ms for 10,000 vectors
 on a loaded 2-core machine (``benchmarks/README.md``). NumPy's product has no such barrier,
 and the flat kind no longer holds a second copy of every vector.
+
+An HNSW index is calibrated to ``FaissConfig.target_recall`` (``calibration.py``) after each
+build and each time the live rows grow by ``recalibrate_growth``; the calibration is saved
+with the index, so a reopen does not repeat it.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mira_vectorstores.engine.config import FaissConfig
+from mira_vectorstores.engine.mirrors.calibration import Calibration, calibrate, hnsw_parameters
 from mira_vectorstores.engine.query.filters import Mask
 from mira_vectorstores.engine.types import IndexKind, Vector
 
@@ -35,6 +40,10 @@ logger = logging.getLogger(__name__)
 Rows = NDArray[np.int64]
 #: The widest beam a filtered HNSW search uses (see ``FaissMirror._params``).
 FILTERED_EF_SEARCH_CAP = 2_048
+#: (M, efConstruction) tried in turn when unset: the next only when the widest ``efSearch`` of
+#: the calibration ladder still misses the target on the one before. See ``benchmarks/recall.py``.
+HNSW_LEVELS = ((32, 80), (48, 200))
+DEFAULT_EF_SEARCH = 128  # used when calibration is off and ``hnsw_ef_search`` unset
 
 
 class FaissMirror:
@@ -60,6 +69,8 @@ class FaissMirror:
         #: The memory-mapped HNSW file the index is read from (see ``load``).
         self._mapped: np.memmap | None = None
         self._shared_params: dict[tuple[IndexKind, int], faiss.SearchParameters] = {}
+        #: The HNSW index's chosen parameters and measured recall (``None`` for other kinds).
+        self.calibration: Calibration | None = None
 
     @property
     def size(self) -> int:
@@ -93,6 +104,8 @@ class FaissMirror:
         if self.kind is IndexKind.HNSW and wanted is IndexKind.HNSW:
             self._index.add(np.ascontiguousarray(vectors))  # type: ignore[union-attr]
             self._size += n
+            if self._calibration_due(live_count):
+                self._calibrate(live_count)
             return
         self._own_vectors()
         if self._size + n > len(self._vectors):
@@ -110,6 +123,7 @@ class FaissMirror:
     def rebuild(self, vectors: Vector, live_count: int) -> None:
         """Replace every row (used after compaction)."""
         self._index, self.kind, self._view, self._mapped = None, IndexKind.FLAT, None, None
+        self.calibration = None
         self._vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dimension)
         self._size = len(self._vectors)
         self._build(self._wanted_kind(live_count), live_count)
@@ -119,6 +133,7 @@ class FaissMirror:
         if self.kind is IndexKind.HNSW:
             self._vectors = np.array(self.vectors)
             self._index, self.kind, self._view, self._mapped = None, IndexKind.FLAT, None, None
+            self.calibration = None
 
     def _wanted_kind(self, live_count: int) -> IndexKind:
         kind = self.config.index_kind
@@ -134,24 +149,91 @@ class FaissMirror:
         if kind is IndexKind.FLAT:  # searched by ``exact`` over ``self._vectors``: no FAISS index
             self._index, self.kind = None, kind
             return
-        index: faiss.Index
         if kind is IndexKind.HNSW:
-            hnsw = faiss.IndexHNSWFlat(d, self.config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-            hnsw.hnsw.efConstruction = self.config.hnsw_ef_construction
-            index = hnsw
-        elif kind is IndexKind.IVF:
-            quantizer = faiss.IndexFlatIP(d)
-            ivf = faiss.IndexIVFFlat(quantizer, d, self.config.ivf_nlist, faiss.METRIC_INNER_PRODUCT)
-            ivf.train(self.vectors)
-            ivf.nprobe = self.config.ivf_nprobe
-            index = ivf
-            self._quantizer = quantizer  # the IVF index does not own it
+            self._build_hnsw(live_count)
+            return
+        quantizer = faiss.IndexFlatIP(d)
+        ivf = faiss.IndexIVFFlat(quantizer, d, self.config.ivf_nlist, faiss.METRIC_INNER_PRODUCT)
+        ivf.train(self.vectors)
+        ivf.nprobe = self.config.ivf_nprobe
+        self._quantizer = quantizer  # the IVF index does not own it
         if self._size:
-            index.add(self.vectors)
-        self._index, self.kind, self._view = index, kind, None
-        if kind is IndexKind.HNSW:
-            self._vectors = np.zeros((0, d), dtype=np.float32)  # the index storage holds them now
-        logger.debug("built %s index over %d rows (%d live)", kind.value, self._size, live_count)
+            ivf.add(self.vectors)
+        self._index, self.kind, self._view = ivf, kind, None
+        logger.debug("built ivf index over %d rows (%d live)", self._size, live_count)
+
+    def _build_hnsw(self, live_count: int) -> None:
+        """Build HNSW, at the next (M, efConstruction) of ``HNSW_LEVELS`` while the target is out of reach."""
+        vectors, config = self._vectors[: self._size], self.config
+        fixed = config.hnsw_m is not None or config.hnsw_ef_construction is not None or config.target_recall is None
+        levels = [(config.hnsw_m or HNSW_LEVELS[0][0], config.hnsw_ef_construction or HNSW_LEVELS[0][1])]
+        for m, ef_construction in levels if fixed else HNSW_LEVELS:
+            hnsw = faiss.IndexHNSWFlat(self.dimension, m, faiss.METRIC_INNER_PRODUCT)
+            hnsw.hnsw.efConstruction = ef_construction
+            if self._size:
+                hnsw.add(vectors)
+            self._index, self.kind, self._view, self._shared_params = hnsw, IndexKind.HNSW, None, {}
+            self._calibrate(live_count)
+            if self.calibration is None or self.calibration.ann_reached:
+                break
+        self._vectors = np.zeros((0, self.dimension), dtype=np.float32)  # the index storage holds them now
+        logger.debug("built hnsw index over %d rows (%d live): %s", self._size, live_count, self.calibration)
+
+    # -- calibration --------------------------------------------------------------------
+    def _calibration_due(self, live_count: int) -> bool:
+        target, calibration = self.config.target_recall, self.calibration
+        if target is None or self.kind is not IndexKind.HNSW:
+            return False
+        if calibration is None or calibration.target_recall != target:
+            return True  # never calibrated (an index saved before calibration existed) or another target
+        return live_count >= calibration.calibrated_at_rows * self.config.recalibrate_growth
+
+    def _calibrate(self, live_count: int) -> None:
+        """Measure the HNSW index against exact search (see ``calibration.py``); no-op when calibration is off."""
+        target = self.config.target_recall
+        if target is None or self._index is None or self._size == 0:
+            self.calibration = None
+        else:
+            self.calibration = calibrate(
+                self._index,
+                self.vectors,
+                target=target,
+                fixed_ef=self.config.hnsw_ef_search,
+                live_rows=live_count,
+                may_scan=self.config.index_kind is IndexKind.AUTO,
+            )
+        self._shared_params = {}
+
+    @property
+    def ef_search(self) -> int:
+        """The HNSW beam width of an unfiltered search (calibrated, configured or the default)."""
+        if self.calibration is not None:
+            return self.calibration.ef_search
+        return self.config.hnsw_ef_search or DEFAULT_EF_SEARCH
+
+    @property
+    def exact_scan(self) -> bool:
+        """Whether unfiltered (and broadly filtered) queries scan exactly instead of searching HNSW."""
+        return self.kind is IndexKind.HNSW and self.calibration is not None and self.calibration.exact_scan
+
+    def describe(self) -> dict[str, object]:
+        """The index's parameters and calibration, for ``HybridStore.stats``."""
+        if self.kind is not IndexKind.HNSW or self._index is None:
+            return {}
+        m, ef_construction = hnsw_parameters(self._index)
+        described: dict[str, object] = {
+            "M": m,
+            "ef_construction": ef_construction,
+            "ef_search": self.ef_search,
+            "exact_scan": self.exact_scan,
+        }
+        calibration = self.calibration
+        described.update(
+            target_recall=None if calibration is None else calibration.target_recall,
+            measured_recall=None if calibration is None else calibration.measured_recall,
+            calibrated_at_rows=None if calibration is None else calibration.calibrated_at_rows,
+        )
+        return described
 
     # -- search -------------------------------------------------------------------------
     def search(
@@ -174,9 +256,12 @@ class FaissMirror:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         k = min(k, n_allowed)
         selective = n_allowed <= self.config.exact_scan_max or n_allowed <= self.config.exact_scan_fraction * self._size
-        if self.kind is IndexKind.FLAT and everything_alive:
+        # A calibration that found the scan faster than the graph at the target (``exact_scan``)
+        # makes a filtered search scan too: its allowed rows are at most every row.
+        flat = self.kind is IndexKind.FLAT or self.exact_scan
+        if flat and everything_alive:
             return self.exact(query, k, None)
-        if self.kind is IndexKind.FLAT or (selective and not everything_alive):
+        if flat or (selective and not everything_alive):
             return self.exact(query, k, np.flatnonzero(allowed))
         rows, sims = self._index_search(query, k, None if everything_alive else allowed, n_allowed)
         if len(rows) < min(k, at_least or k):  # the graph ran out of allowed neighbours: be exact instead
@@ -190,6 +275,36 @@ class FaissMirror:
         top = top[np.argsort(-sims[top], kind="stable")]
         picked = top if rows is None else rows[top]
         return picked.astype(np.int64), sims[top].astype(np.float32)
+
+    def search_many(self, queries: Vector, k: int) -> list[tuple[Rows, NDArray[np.float32]]]:
+        """``search`` of every row (no filter, no dead rows) for each query, in one FAISS call.
+
+        An exact scan is one matrix product per 64 queries (a (64, rows) block of cosines: 26 MB
+        at 100,000 rows) instead of one product per query.
+        """
+        k = min(k, self._size)
+        if k <= 0:
+            return [(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)) for _ in queries]
+        if self.kind is IndexKind.FLAT or self.exact_scan:
+            found = []
+            for start in range(0, len(queries), 64):
+                block = queries[start : start + 64] @ self.vectors.T
+                top = np.argpartition(-block, k - 1, axis=1)[:, :k] if block.shape[1] > k else None
+                for i, sims in enumerate(block):
+                    picked = np.arange(len(sims)) if top is None else top[i]
+                    picked = picked[np.argsort(-sims[picked], kind="stable")]
+                    found.append((picked.astype(np.int64), sims[picked].astype(np.float32)))
+            return found
+        assert self._index is not None
+        sims, labels = self._index.search(np.ascontiguousarray(queries), k, params=self._unfiltered_params(k))
+        found = []
+        for query, row_labels, row_sims in zip(queries, labels, sims, strict=True):
+            keep = row_labels >= 0
+            if int(keep.sum()) < k:  # the graph ran out of neighbours: be exact, as ``search`` is
+                found.append(self.exact(query, k, None))
+            else:
+                found.append((row_labels[keep].astype(np.int64), row_sims[keep].astype(np.float32)))
+        return found
 
     def _index_search(
         self, query: Vector, k: int, allowed: Mask | None, n_allowed: int
@@ -212,7 +327,7 @@ class FaissMirror:
             # A filter hides most of the graph from the result list, so the beam widens by the
             # inverse of the allowed fraction (capped): at 100,000 rows with a 10 % filter forced
             # through HNSW, efSearch 128 finds 0.935 of the exact top 10, 1,280 finds 0.998.
-            ef = max(self.config.hnsw_ef_search, k)
+            ef = max(self.ef_search, k)
             hnsw.efSearch = min(max(ef, round(ef / max(allowed_fraction, 1e-9))), max(ef, FILTERED_EF_SEARCH_CAP))
             params: faiss.SearchParameters = hnsw
         else:
@@ -267,8 +382,12 @@ class FaissMirror:
             files.append(index_file)
         return files
 
-    def load(self, folder: Path, live_count: int) -> None:
+    def load(self, folder: Path, live_count: int, *, calibration: Calibration | None = None) -> None:
         """Read what ``save`` wrote, memory-mapped where it can be.
+
+        ``calibration`` is the one saved with an HNSW index (``snapshot.py``): a reopen keeps it.
+        Without one (a snapshot older than calibration), or for another ``target_recall``, the
+        index is calibrated here, once.
 
         ``vectors.npy`` is mapped read-only. An HNSW file is read with FAISS's
         ``IO_FLAG_MMAP_IFC``: the graph is loaded and the flat storage stays in the mapped
@@ -277,6 +396,7 @@ class FaissMirror:
         reads the index into memory (see ``append``).
         """
         self._index, self.kind, self._view, self._mapped = None, IndexKind.FLAT, None, None
+        self.calibration, self._shared_params = None, {}
         hnsw_file = folder / "index-hnsw.faiss"
         if (folder / "vectors.npy").exists():
             self._vectors = np.load(folder / "vectors.npy", mmap_mode="r")
@@ -293,6 +413,9 @@ class FaissMirror:
             self._index, self.kind, self._size = index, IndexKind.HNSW, index.ntotal
             # Kept for ``append``: FAISS reads a private, growable copy of the index from it.
             self._mapped = np.memmap(hnsw_file, dtype=np.uint8, mode="r")
+            self.calibration = calibration
+            if self._calibration_due(live_count):  # saved before calibration existed, or another target
+                self._calibrate(live_count)
         wanted = self._wanted_kind(live_count)
         if wanted is self.kind:
             return

@@ -103,6 +103,28 @@ class LexicalIndex:
         out[self._rows] = scores
         return out
 
+    def query_weight(self, query: str) -> float:
+        """A BM25 score no document reaches for ``query``: the sum of the IDF of its words (after
+        stop words and stemming; repeats counted, as ``scores`` counts them; a word no document
+        holds at its highest IDF, ``df = 0``), 0 when the query has no word or nothing is indexed.
+
+        bm25s' Lucene score of a term is ``idf * tf / (tf + k1 * (1 - b + b * len / avg_len))``,
+        whose second factor stays below 1, so ``score / query_weight`` is in ``[0, 1)``: the
+        IDF-weighted share of the query's words a document holds, each saturated by how often
+        it holds it. It does not depend on which documents match (unlike a per-query maximum),
+        and a query word that no document holds lowers every share (the query asked for it).
+        """
+        words = self.query_tokens(query)
+        if self._bm25 is None or not words:
+            return 0.0
+        vocabulary = self._bm25.vocab_dict
+        indptr = np.asarray(self._bm25.scores["indptr"])
+        known = np.asarray([vocabulary[w] for w in words if w in vocabulary], dtype=np.int64)
+        holding = np.zeros(len(words), dtype=np.float64)  # documents holding each word; 0 if unknown
+        holding[: len(known)] = indptr[known + 1] - indptr[known]
+        docs = float(self._bm25.scores["num_docs"])
+        return float(np.log1p((docs - holding + 0.5) / (holding + 0.5)).sum())
+
     def save(self, folder: Path) -> list[Path]:
         """Write the index (rebuild it first if stale); returns the files written."""
         folder.mkdir(parents=True, exist_ok=True)

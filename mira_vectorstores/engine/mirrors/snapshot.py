@@ -23,6 +23,7 @@ from pathlib import Path
 import xxhash
 
 from mira_vectorstores.engine.config import StoreConfig
+from mira_vectorstores.engine.mirrors.calibration import Calibration
 from mira_vectorstores.engine.mirrors.mirror_set import Mirrors
 from mira_vectorstores.engine.mirrors.records import RecordsMirror
 from mira_vectorstores.engine.storage.payloads import write_atomic
@@ -92,6 +93,8 @@ def save(
         *mirrors.dense.save(snap),
         *mirrors.lexical.save(snap / "lexical"),
     ]
+    if mirrors.dense.calibration is not None:  # kept with the index it measured: a reopen does not recalibrate
+        files.append(mirrors.dense.calibration.save(snap))
     for path in files:
         with path.open("rb") as handle:
             os.fsync(handle.fileno())
@@ -163,7 +166,8 @@ def load(folder: Path, manifest: Manifest, config: StoreConfig) -> Mirrors:
             finally:
                 checked.result()  # re-raises a failed checksum (before any error of the loads)
         # FAISS reads only verified files: a damaged graph could crash it, not just raise.
-        mirrors.dense.load(snap, manifest.count)  # the manifest's count is the records' live count
+        # The manifest's count is the records' live count.
+        mirrors.dense.load(snap, manifest.count, calibration=Calibration.load(snap))
         if mirrors.dense.size != mirrors.records.size:
             msg = f"vectors hold {mirrors.dense.size} rows, records {mirrors.records.size}"
             raise MirrorFilesError(msg)

@@ -2,7 +2,9 @@
 
 Rules are data (serialisable to JSON), applied after fusion and before the top-k cut. The
 factors of all rules that apply are multiplied; a factor above 1 always raises a score
-(``apply_boost`` scales its height above the lowest score of its scale, -1 for cosine).
+(``apply_boost`` scales its height above the lowest score of its scale: -1 for cosine and
+min-max / DBSF fusion; 0 for the default absolute fusion, TM2C2, RRF and BM25, where 0 means
+no evidence, so there a factor scales the score itself).
 
 Example:
     >>> rules = [FieldBoost("breakthrough", True, factor=1.5),
@@ -112,7 +114,10 @@ class RecencyBoost:
 
     The field holds a ``datetime`` / ``date``, epoch seconds or an ISO-8601 string; records
     without it, or dated in the future, keep their score. ``weight`` blends the decay in: the factor is
-    ``(1 - weight) + weight * decay``, so ``weight=0.5`` never more than halves a score.
+    ``(1 - weight) + weight * decay``, so ``weight=0.5`` never more than halves a score's height
+    above its scale's floor (``apply_boost``): the score itself for hybrid (absolute, TM2C2, RRF)
+    and BM25 scores, whose floor is 0; a cosine or a min-max / DBSF fused score is measured from
+    -1, so there a halved height can fall below 0 (0.5 becomes -0.25).
     """
 
     field: str
@@ -215,7 +220,8 @@ def boost_factor(rules: Sequence[BoostRule], metadata: Mapping[str, object], now
 
 def apply_boost(score: float, factor: float, *, floor: float = 0.0) -> float:
     """Boost a score on a scale whose lowest value is ``floor``: its height above the floor is
-    multiplied, so a factor above 1 always raises it (cosine: ``floor=-1``; BM25 and fused: 0).
+    multiplied, so a factor above 1 always raises it (cosine, min-max and DBSF fusion:
+    ``floor=-1``; BM25, RRF, TM2C2 and absolute fusion: 0).
 
     Example:
         >>> apply_boost(0.5, 2.0), apply_boost(0.0, 2.0, floor=-1.0)

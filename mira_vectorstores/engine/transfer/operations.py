@@ -297,10 +297,11 @@ def stats(store: HybridStore) -> StoreStats:
     health = store.health()
     with store._frozen() as mirrors:
         kind = "flat" if mirrors is None else mirrors.dense.kind.value
+        # The HNSW parameters in use, chosen by calibration unless configured (``FaissMirror.describe``).
+        hnsw = {} if mirrors is None else mirrors.dense.describe()
     index: dict[str, object] = {"kind": kind, "configured": config.faiss.index_kind.value}
     if kind == "hnsw":
-        index.update(M=config.faiss.hnsw_m, ef_construction=config.faiss.hnsw_ef_construction)
-        index.update(ef_search=config.faiss.hnsw_ef_search)
+        index.update(hnsw)
     elif kind == "ivf":
         index.update(nlist=config.faiss.ivf_nlist, nprobe=config.faiss.ivf_nprobe)
     else:

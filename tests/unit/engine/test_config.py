@@ -51,7 +51,10 @@ def test_unknown_search_mode_lists_the_valid_ones() -> None:
 
 
 def test_unknown_fusion_method_lists_the_valid_ones() -> None:
-    with pytest.raises(ConfigError, match=r"FusionConfig\.method must be one of 'rrf', 'weighted', 'dbsf', got 'sum'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"FusionConfig\.method must be one of 'rrf', 'weighted', 'dbsf', 'tm2c2', 'absolute', got 'sum'",
+    ):
         FusionConfig(method="sum")  # type: ignore[arg-type]
 
 
@@ -147,7 +150,16 @@ def test_fusion_fetch_k_positive_or_none(value: int) -> None:
 
 def test_fusion_config_defaults() -> None:
     config = FusionConfig()
-    assert (config.mode, config.method, config.rrf_k, config.alpha) == (SearchMode.AUTO, FusionMethod.WEIGHTED, 60, 0.5)
+    assert (config.mode, config.method, config.rrf_k, config.alpha) == (
+        SearchMode.AUTO,
+        FusionMethod.ABSOLUTE,
+        60,
+        None,
+    )
+    # Each method's own dense weight, measured on SciFact train; an explicit alpha wins.
+    assert config.alpha_for(FusionMethod.ABSOLUTE) == 0.45
+    assert config.alpha_for(FusionMethod.WEIGHTED) == 0.5
+    assert FusionConfig(alpha=0.7).alpha_for(FusionMethod.ABSOLUTE) == 0.7
 
 
 # ----------------------------------------------------------------------------- StoreConfig

@@ -130,9 +130,11 @@ def test_normalise_min_max_scales_to_unit_interval() -> None:
     assert normalise_min_max({"a": -2.0, "b": 0.0, "c": 6.0}) == pytest.approx({"a": 0.0, "b": 0.25, "c": 1.0})
 
 
-def test_normalise_min_max_all_equal_is_one() -> None:
+def test_normalise_min_max_all_equal_is_one_when_positive() -> None:
     assert normalise_min_max({"a": 3.0, "b": 3.0}) == {"a": 1.0, "b": 1.0}
-    assert normalise_min_max({"only": -7.0}) == {"only": 1.0}
+    # No candidate has evidence (issue 14): the side adds nothing instead of 1 to everyone.
+    assert normalise_min_max({"only": -7.0}) == {"only": 0.0}
+    assert normalise_min_max({"a": 0.0, "b": 0.0}) == {"a": 0.0, "b": 0.0}
 
 
 def test_normalise_min_max_empty() -> None:

@@ -168,10 +168,15 @@ def test_score_threshold_is_a_relevance_in_every_mode(open_store, table):
     store = open_store(table(vectors))
     store.add_texts(["quartz crystal", "orthogonal line"], ids=["same", "orth"])
     assert ids(MiraRetriever(vectorstore=store, mode="dense").invoke("quartz")) == ["same", "orth"]
-    # relevance: same 1.0, orth 0.5 (cosine 0) in dense and hybrid alike
+    # dense relevance: same 1.0, orth 0.5 (cosine 0); hybrid relevance is the absolute fused score:
+    # same 0.67 (its whole dense part, 0.45, and part of the lexical one), orth 0 (no evidence)
     assert ids(MiraRetriever(vectorstore=store, mode="dense", score_threshold=0.75).invoke("quartz")) == ["same"]
     assert ids(MiraRetriever(vectorstore=store, mode="hybrid").invoke("quartz")) == ["same", "orth"]
-    assert ids(MiraRetriever(vectorstore=store, mode="hybrid", score_threshold=0.75).invoke("quartz")) == ["same"]
+    assert ids(MiraRetriever(vectorstore=store, mode="hybrid", score_threshold=0.5).invoke("quartz")) == ["same"]
+    assert MiraRetriever(vectorstore=store, mode="hybrid", score_threshold=0.75).invoke("quartz") == []
+    # fused per query (min-max), a hybrid hit's relevance stays its dense part
+    weighted = MiraRetriever(vectorstore=store, mode="hybrid", fusion="weighted", score_threshold=0.75)
+    assert ids(weighted.invoke("quartz")) == ["same"]
     assert ids(MiraRetriever(vectorstore=store, mode="lexical", score_threshold=0.1).invoke("quartz")) == ["same"]
     assert MiraRetriever(vectorstore=store, mode="lexical", score_threshold=0.99).invoke("quartz") == []
 

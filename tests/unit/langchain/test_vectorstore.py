@@ -163,9 +163,12 @@ def test_keyword_relevance_is_squashed_bm25(filled):
     assert all(0.0 < r < 1.0 for _, r in scored)
 
 
-def test_hybrid_relevance_is_the_dense_part(filled):
+def test_hybrid_relevance_is_the_absolute_fused_score_else_the_dense_part(filled):
     scored = filled.similarity_search_with_relevance_scores("cats purr", k=5, mode="hybrid")
-    dense = {hit.id: hit.scores.dense for hit in filled.engine.search("cats purr", k=5, mode="hybrid")}
+    fused = {hit.id: hit.scores.fused for hit in filled.engine.search("cats purr", k=5, mode="hybrid")}
+    assert [r for _, r in scored] == pytest.approx([fused[d.id] for d, _ in scored])
+    scored = filled.similarity_search_with_relevance_scores("cats purr", k=5, mode="hybrid", fusion="rrf")
+    dense = {hit.id: hit.scores.dense for hit in filled.engine.search("cats purr", k=5, mode="hybrid", fusion="rrf")}
     assert [r for _, r in scored] == pytest.approx([(1 + dense[d.id]) / 2 for d, _ in scored])
 
 
@@ -205,7 +208,10 @@ def test_filter_and_where_document_restrict_before_ranking(filled):
 def test_boosts_pass_through_kwargs(filled, boost):
     assert ids(filled.similarity_search("cats purr", k=1)) == ["cats"]
     assert ids(filled.similarity_search("cats purr", k=1, boosts=[boost])) == ["fish"]
-    assert ids(filled.hybrid_search("cats purr", k=1, boosts=[boost])) == ["fish"]
+    # Hybrid scores (absolute fusion) are 0 without evidence and a boost multiplies evidence:
+    # the fish record needs some (the word "fish") to be lifted.
+    assert ids(filled.hybrid_search("cats purr fish", k=1)) == ["cats"]
+    assert ids(filled.hybrid_search("cats purr fish", k=1, boosts=[boost])) == ["fish"]
 
 
 def test_fusion_and_alpha_pass_through_kwargs(filled):

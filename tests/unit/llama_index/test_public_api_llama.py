@@ -13,7 +13,7 @@ import pytest
 
 import mira_vectorstores.llama_index as adapter
 
-EXPECTED_ALL = ["MiraRetriever", "MiraVectorStore"]
+EXPECTED_ALL = ["MiraCollectionsRetriever", "MiraRetriever", "MiraVectorStore"]
 ADAPTER_DIR = Path(adapter.__file__).parent
 
 

@@ -1,0 +1,242 @@
+"""Recall by target: measure an HNSW index against exact search and pick its ``efSearch``.
+
+A fixed ``efSearch`` cannot hold a recall target across data sets (issue 14: efSearch 128
+found 0.933 of the exact top 10 on 30,000 tightly clustered vectors, and 0.995 on the
+benchmark's). So the dense mirror measures its own index: a seeded sample of its vectors,
+each moved off its row in a random direction by its distance to its nearest neighbour (a
+stored vector would find itself first and flatter the index; a fresh draw of the same data
+sits about that far from its nearest row), is searched exactly (ground
+truth) and through the index at growing ``efSearch`` values; the smallest value that reaches
+the target wins. One-query latencies of that setting and of an exact scan are then compared
+on the same sample, and where the scan is faster (a small index, or a target the graph cannot
+reach) unfiltered queries are answered by the scan.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+from numpy.typing import NDArray
+
+from mira_vectorstores.engine.types import Vector
+
+logger = logging.getLogger(__name__)
+K = 10  # recall@10, the figure the benchmarks report
+#: Sample size: 200 queries x 10 neighbours put the standard error of a measured 0.99 at
+#: ~0.002. The exact ground truth (200 x rows x dimension) is the largest cost (see
+#: ``benchmarks/results/recall.md`` for its share of the dense mirror's write time).
+QUERIES = 200
+#: ``efSearch`` candidates, tried from the smallest; each step is 1.5-2x the last, so the
+#: ladder costs at most ~3x the winning step.
+LADDER = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096)
+#: One-query searches timed per side (ANN, exact scan), after one untimed run; the medians are
+#: compared. Few: an exact scan of 100,000 rows takes 10-90 ms on the busy 2-core machine here.
+TIMED = 7
+SEED = 14
+FILE = "calibration.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """What a calibration chose and measured (persisted beside the index, shown by ``stats``)."""
+
+    M: int  # FAISS's and the HNSW paper's name
+    ef_construction: int
+    ef_search: int
+    target_recall: float
+    #: Recall@10 on the sample of the search chosen: the index at ``ef_search``, or 1.0 for
+    #: an exact scan.
+    measured_recall: float
+    ann_recall: float  # recall@10 of the index at ``ef_search`` on the sample
+    calibrated_at_rows: int  # live rows when measured (``recalibrate_growth`` counts from here)
+    exact_scan: bool
+    #: Whether the index met the target at ``ef_search`` (see ``meets``): when not, a wider
+    #: graph is tried at build time, then the exact scan.
+    ann_reached: bool
+    ann_ms: float | None = None  # median one-query latency of the index at ``ef_search``
+    exact_ms: float | None = None  # median one-query latency of an exact scan
+    seconds: float = 0.0  # what the calibration cost
+
+    def save(self, folder: Path) -> Path:
+        """Write the calibration as JSON into ``folder``."""
+        path = folder / FILE
+        path.write_text(json.dumps(asdict(self), indent=1))
+        return path
+
+    @classmethod
+    def load(cls, folder: Path) -> Calibration | None:
+        """The saved calibration, or ``None`` when there is none (an index saved before it existed)."""
+        path = folder / FILE
+        if not path.exists():
+            return None
+        try:
+            return cls(**json.loads(path.read_text()))
+        except (ValueError, TypeError) as exc:
+            msg = f"{path} is not a calibration: {exc}"
+            raise ValueError(msg) from exc
+
+
+def calibrate(
+    index: faiss.Index, vectors: Vector, *, target: float, fixed_ef: int | None, live_rows: int, may_scan: bool = True
+) -> Calibration:
+    """Choose ``efSearch`` for ``index`` over ``vectors`` (its rows, unit length) to reach ``target``.
+
+    Args:
+        index: an HNSW index over ``vectors``.
+        vectors: every row's unit vector, by row.
+        target: the recall@10 to reach.
+        fixed_ef: an ``efSearch`` the configuration fixes: only measured, never replaced by
+            another, and never replaced by an exact scan.
+        live_rows: live rows now (recorded, to tell when the index has grown).
+        may_scan: whether an exact scan may replace the index (not when the configuration
+            asked for HNSW by name).
+
+    Dead rows (masked at query time, gone at the next compaction) are sampled and searched
+    like live ones: the graph holds them, so they take part in its recall.
+    """
+    started = time.perf_counter()
+    m, ef_construction = hnsw_parameters(index)
+    queries = sample_queries(index, vectors)
+    truth = exact_top_k(vectors, queries, K)
+    for ef in (fixed_ef,) if fixed_ef is not None else LADDER:  # the last one tried is kept
+        recall = _recall(index, queries, truth, ef)
+        if reached := meets(recall, truth.size, target):
+            break
+    ann_ms, exact_ms = _latencies(index, vectors, queries, ef)
+    # The scan wins when it is faster, or when the widest beam still misses the target.
+    exact = may_scan and fixed_ef is None and (not reached or exact_ms <= ann_ms)
+    calibration = Calibration(
+        M=m,
+        ef_construction=ef_construction,
+        ef_search=ef,
+        target_recall=target,
+        measured_recall=1.0 if exact else recall,
+        ann_recall=recall,
+        calibrated_at_rows=live_rows,
+        exact_scan=exact,
+        ann_reached=reached,
+        ann_ms=ann_ms,
+        exact_ms=exact_ms,
+        seconds=time.perf_counter() - started,
+    )
+    logger.info("calibrated HNSW over %d rows: %s", len(vectors), calibration)
+    return calibration
+
+
+def meets(recall: float, slots: int, target: float) -> bool:
+    """Whether a recall measured over ``slots`` neighbours is above ``target`` by two standard errors.
+
+    Why the margin: on the benchmark's data (``benchmarks/recall.py``), efSearch 64 measured
+    0.990 on the sample at 67,500 rows and then found 0.9815 of fresh queries' top 10 at
+    100,000; the margin (0.0044 at 0.99 over 2,000 slots) buys headroom for sampling error
+    and for growth until the next calibration.
+    """
+    error = float(np.sqrt(recall * (1.0 - recall) / max(slots, 1)))
+    return recall - 2.0 * error >= target
+
+
+def hnsw_parameters(index: faiss.Index) -> tuple[int, int]:
+    """``(M, efConstruction)`` of an HNSW index."""
+    down = faiss.downcast_index(index)
+    if not isinstance(down, faiss.IndexHNSW):
+        msg = f"expected an HNSW index, got {type(down).__name__}"
+        raise TypeError(msg)
+    # Level 1 and above hold M neighbours per node (level 0 holds 2 M); SWIG method, not in the stubs.
+    return int(down.hnsw.nb_neighbors(1)), int(down.hnsw.efConstruction)  # type: ignore[attr-defined]
+
+
+def sample_queries(index: faiss.Index, vectors: Vector) -> Vector:
+    """Seeded sample rows, each moved by its distance to its nearest other row, renormalised.
+
+    Why that distance: on 20,000 rows of three distributions (``benchmarks/recall.py``), the
+    recall-vs-efSearch curve of such queries tracks that of fresh draws within ~0.01-0.04,
+    on the conservative side, while moving by the 10th neighbour's distance made the tight
+    clusters look far harder than they are (0.86 against 0.97 at efSearch 32).
+    """
+    rng = np.random.default_rng(SEED)
+    n = len(vectors)
+    rows = np.sort(rng.choice(n, size=min(QUERIES, n), replace=False))
+    picked = np.ascontiguousarray(vectors[rows], dtype=np.float32)
+    params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]  # in faiss, not in its stubs
+    params.efSearch = 4 * K  # a scale for the noise, not a result: an approximate neighbour will do
+    sims, _ = index.search(picked, 2, params=params)  # the row itself, then its nearest neighbour
+    radius = np.sqrt(np.clip(2.0 - 2.0 * sims[:, 1:], 0.0, 4.0))  # unit vectors: |a-b|^2 = 2 - 2 a.b
+    noise = rng.standard_normal(picked.shape).astype(np.float32)
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+    moved = picked + radius.astype(np.float32) * noise
+    moved /= np.linalg.norm(moved, axis=1, keepdims=True)
+    return np.ascontiguousarray(moved, dtype=np.float32)
+
+
+def exact_top_k(vectors: Vector, queries: Vector, k: int, *, chunk: int = 4_096) -> NDArray[np.int64]:
+    """Exact top ``k`` rows by inner product, per query, in row chunks.
+
+    Only the best ``k`` of each chunk are kept beside the best so far, so memory stays a few MB
+    at any size (65,536-row chunks held ~0.5 GB of temporaries at each calibration: at 100,000
+    records, 2.2 KB per record of the ingest's peak RSS, ``benchmarks/memory.py``).
+    """
+    best_sims = np.full((len(queries), 0), -np.inf, dtype=np.float32)
+    best_rows = np.zeros((len(queries), 0), dtype=np.int64)
+    for start in range(0, len(vectors), chunk):
+        sims = queries @ np.asarray(vectors[start : start + chunk]).T
+        if sims.shape[1] > k:
+            top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            sims = np.take_along_axis(sims, top, axis=1)
+            rows = top.astype(np.int64) + start
+        else:
+            rows = np.broadcast_to(np.arange(start, start + sims.shape[1], dtype=np.int64), sims.shape)
+        best_sims = np.concatenate([best_sims, sims], axis=1)
+        best_rows = np.concatenate([best_rows, rows], axis=1)
+        if best_sims.shape[1] > k:
+            top = np.argpartition(-best_sims, k - 1, axis=1)[:, :k]
+            best_sims = np.take_along_axis(best_sims, top, axis=1)
+            best_rows = np.take_along_axis(best_rows, top, axis=1)
+    return best_rows
+
+
+def _recall(index: faiss.Index, queries: Vector, truth: NDArray[np.int64], ef: int) -> float:
+    params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
+    params.efSearch = max(ef, K)
+    _, labels = index.search(queries, K, params=params)
+    hits = sum(len(set(found.tolist()) & set(exact.tolist())) for found, exact in zip(labels, truth, strict=True))
+    return hits / truth.size
+
+
+def _latencies(index: faiss.Index, vectors: Vector, queries: Vector, ef: int) -> tuple[float, float]:
+    """Median one-query milliseconds of the index at ``ef`` and of an exact scan (as ``FaissMirror`` runs them).
+
+    Each side is timed in its own block, after an untimed run: FAISS's OpenMP threads and
+    NumPy's BLAS threads each spin a while after a call, and alternating the two doubled both
+    medians here (0.32 and 0.35 ms against 0.13 and 0.16 ms on 5,000 rows).
+    """
+    params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
+    params.efSearch = max(ef, K)
+
+    kth = min(K, len(vectors)) - 1  # a graph of fewer than ``K`` rows returns them all
+
+    def scan(query: Vector) -> None:
+        np.argpartition(-(vectors @ query), kth)[:K]
+
+    def ann(query: Vector) -> None:
+        index.search(query.reshape(1, -1), K, params=params)
+
+    exact_ms = _median_ms(scan, queries)
+    return _median_ms(ann, queries), exact_ms
+
+
+def _median_ms(run: Callable[[Vector], None], queries: Vector, *, warm_up: int = 1) -> float:
+    for query in queries[:warm_up]:
+        run(query)
+    times = []
+    for query in queries[warm_up : warm_up + TIMED]:
+        started = time.perf_counter()
+        run(query)
+        times.append(time.perf_counter() - started)
+    return float(np.median(times)) * 1e3
