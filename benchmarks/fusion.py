@@ -27,12 +27,14 @@ import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from mira_vectorstores import CachedEmbedder, HybridStore, MiniLMEmbedder, StoreConfig
+from mira_vectorstores import CachedEmbedder, HybridStore, MiniLMEmbedder, QueryCacheConfig, StoreConfig
 from mira_vectorstores.beir import Doc, find_scifact, load_corpus, load_qrels, load_queries, ndcg_at_k, recall_at_k
 from mira_vectorstores.engine.config import LexicalConfig
+from mira_vectorstores.engine.query import pipeline
 from mira_vectorstores.engine.types import SearchHit
 
 RESULTS = Path(__file__).parent / "results"
+DEFAULT_BACKGROUND = pipeline.BACKGROUND_PERCENTILE
 RAW = RESULTS / "raw"
 
 
@@ -43,6 +45,8 @@ class Variant:
     name: str
     options: dict[str, object] = field(default_factory=dict)
     lexical: LexicalConfig = field(default_factory=LexicalConfig)
+    #: The background percentile of absolute fusion (``pipeline.BACKGROUND_PERCENTILE``), when not the default.
+    background: float | None = None
 
 
 def variants(quick: bool) -> list[Variant]:
@@ -57,6 +61,10 @@ def variants(quick: bool) -> list[Variant]:
     rows += [Variant(f"tm2c2 a={a}", {"mode": "hybrid", "fusion": "tm2c2", "alpha": a}) for a in (0.5, 0.7, 0.8)]
     alphas = (0.4, 0.45, 0.5) if quick else (0.3, 0.4, 0.45, 0.5, 0.6)
     rows += [Variant(f"absolute a={a}", {**absolute, "alpha": a}) for a in alphas]
+    rows += [
+        Variant(f"absolute bg{p:g} a={a}", {**absolute, "alpha": a}, background=p)
+        for p, a in ((50.0, 0.35), (90.0, 0.35), (95.0, 0.35))
+    ]
     if not quick:
         rows += [Variant(f"absolute a=0.45 fetch_k={d}", {**absolute, "fetch_k": d}) for d in (100, 400)]
         rows += [
@@ -72,7 +80,9 @@ STUDIED = ("absolute a=0.45", "weighted (min-max) a=0.5", "tm2c2 a=0.8")
 
 def build(docs: Sequence[Doc], vectors: np.ndarray, embedder: CachedEmbedder, lexical: LexicalConfig) -> HybridStore:
     """An in-memory store of the corpus with the given BM25 setting."""
-    store = HybridStore.in_memory(embedder=embedder, config=StoreConfig(lexical=lexical))
+    # No query cache: rows differing only in the background percentile would share answers.
+    config = StoreConfig(lexical=lexical, query_cache=QueryCacheConfig(size=0))
+    store = HybridStore.in_memory(embedder=embedder, config=config)
     store.add([d.text for d in docs], ids=[d.id for d in docs], vectors=vectors)
     return store
 
@@ -174,6 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if row.lexical not in stores:
             stores[row.lexical] = build(docs, vectors, embedder, row.lexical)
         results[row.name] = {}
+        pipeline.BACKGROUND_PERCENTILE = DEFAULT_BACKGROUND if row.background is None else row.background
         for split, qrels in splits.items():
             queries = {q: all_queries[q] for q in sorted(qrels, key=int)}
             started = time.perf_counter()

@@ -57,7 +57,7 @@ class FaissConfig:
     index_kind: IndexKind = IndexKind.AUTO
     hnsw_threshold: int = 20_000
     target_recall: float | None = 0.99
-    recalibrate_growth: float = 1.5
+    recalibrate_growth: float = 1.25
     hnsw_m: int | None = None
     hnsw_ef_construction: int | None = None
     hnsw_ef_search: int | None = None

@@ -52,7 +52,11 @@ class Embedder(Protocol):
         ...
 
     def embed_query(self, text: str) -> Vector:
-        """Embed one query; returns shape ``(dimension,)``."""
+        """Embed one query; returns shape ``(dimension,)``.
+
+        An embedder may also offer ``embed_queries(texts)`` (shape ``(len(texts), dimension)``):
+        ``HybridStore.search_batch`` then embeds all its queries in one call.
+        """
         ...
 
 
@@ -180,6 +184,10 @@ class MiniLMEmbedder:
         """Embed one query."""
         return self.embed_documents([text]).reshape(-1)
 
+    def embed_queries(self, texts: Sequence[str]) -> Vector:
+        """Embed several queries in one call (``HybridStore.search_batch``); the model is symmetric."""
+        return self.embed_documents(texts)
+
 
 class HashingEmbedder:
     """A deterministic bag-of-words embedder that needs no model (signed feature hashing).
@@ -229,6 +237,10 @@ class HashingEmbedder:
     def embed_query(self, text: str) -> Vector:
         """Embed one query."""
         return self._one(text)
+
+    def embed_queries(self, texts: Sequence[str]) -> Vector:
+        """Embed several queries in one call."""
+        return self.embed_documents(texts)
 
 
 class CachedEmbedder:
@@ -303,3 +315,7 @@ class CachedEmbedder:
     def embed_query(self, text: str) -> Vector:
         """Embed one query (cached like a document)."""
         return self.embed_documents([text]).reshape(-1)
+
+    def embed_queries(self, texts: Sequence[str]) -> Vector:
+        """Embed several queries (cached like documents), the missing ones in one call."""
+        return self.embed_documents(texts)

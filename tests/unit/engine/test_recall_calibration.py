@@ -106,7 +106,9 @@ def test_unfiltered_queries_scan_when_the_scan_is_faster(monkeypatch: pytest.Mon
     assert alive[rows].all()
 
 
-def test_a_target_out_of_the_ladders_reach_widens_the_graph_then_scans(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_target_out_of_the_ladders_reach_widens_the_graph_and_keeps_it_while_faster(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(calibration, "_latencies", lambda *_args: (0.1, 1.0))  # the graph is faster
     monkeypatch.setattr(calibration, "LADDER", (16, 24))
     vectors = _pairs(1_500, seed=4)
@@ -116,8 +118,27 @@ def test_a_target_out_of_the_ladders_reach_widens_the_graph_then_scans(monkeypat
     assert chosen is not None
     assert chosen.ann_recall < 1.0
     assert (chosen.M, chosen.ef_construction) == dense.HNSW_LEVELS[-1]  # rebuilt wider before giving up
-    assert mirror.exact_scan
-    assert chosen.measured_recall == 1.0
+    assert not mirror.exact_scan  # the widest beam, not a scan ten times slower
+    assert chosen.ef_search == 24
+    assert chosen.measured_recall == chosen.ann_recall
+    # When the scan is faster, the scan answers.
+    monkeypatch.setattr(calibration, "_latencies", lambda *_args: (1.0, 0.1))
+    scanned = FaissMirror(DIM, FaissConfig(hnsw_threshold=1_000, target_recall=1.0))
+    scanned.append(vectors, len(vectors))
+    assert scanned.exact_scan
+    assert scanned.calibration is not None
+    assert scanned.calibration.measured_recall == 1.0
+
+
+def test_a_large_index_is_not_rebuilt_wider(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(calibration, "_latencies", lambda *_args: (0.1, 1.0))
+    monkeypatch.setattr(calibration, "LADDER", (16,))
+    monkeypatch.setattr(dense, "WIDEN_MAX_ROWS", 1_000)
+    vectors = _pairs(1_500, seed=4)
+    mirror = FaissMirror(DIM, FaissConfig(hnsw_threshold=1_000, target_recall=1.0))
+    mirror.append(vectors, len(vectors))
+    assert mirror.calibration is not None
+    assert (mirror.calibration.M, mirror.calibration.ef_construction) == dense.HNSW_LEVELS[0]
 
 
 def test_an_explicit_ef_search_is_fixed_and_measured() -> None:
