@@ -41,39 +41,17 @@ _OVERRIDABLE = (
 _BATCH_ANSWERS: ContextVar[dict[str, list[Document]] | None] = ContextVar("mira_batch_answers", default=None)
 
 
-class MiraRetriever(BaseRetriever):
-    """Retrieves documents from a ``MiraVectorStore``; hybrid (dense + BM25) by default.
-
-    Every search option is a typed field, and ``invoke(query, k=3, ...)`` overrides any of
-    them for one call. ``score_threshold`` is a relevance in ``[0, 1]`` (see
-    ``_convert.to_relevance``): it means the same in every mode. Setting ``mmr_lambda``
-    re-ranks the candidates with maximal marginal relevance. An invalid field, at
-    construction or in a call's overrides, raises ``ConfigError`` naming the field and what it
-    accepts (not pydantic's ``ValidationError``).
-
-    Example:
-        >>> from langchain_core.embeddings import DeterministicFakeEmbedding
-        >>> from mira_vectorstores.langchain import MiraRetriever, MiraVectorStore
-        >>> store = MiraVectorStore(DeterministicFakeEmbedding(size=16))
-        >>> _ = store.add_texts(["cats purr", "dogs bark", "birds sing"], ids=["c", "d", "b"])
-        >>> retriever = MiraRetriever(vectorstore=store, mode="lexical")
-        >>> [doc.id for doc in retriever.invoke("do cats purr?")]
-        ['c']
-        >>> len(MiraRetriever(vectorstore=store).invoke("cats", k=2))
-        2
-        >>> store.close()
-    """
+class SearchFields(BaseRetriever):
+    """The typed search options of this package's retrievers, checked as ``ConfigError``."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
-    vectorstore: MiraVectorStore
-    """The store searched."""
     k: int = Field(default=4, ge=1)
     """Documents returned (>= 1)."""
     mode: SearchMode = SearchMode.HYBRID
     """Dense, lexical (BM25), hybrid, or auto (hybrid for text)."""
     fusion: FusionMethod | None = None
-    """How hybrid rankings fuse (rrf, weighted, dbsf); ``None``: the store's default."""
+    """How hybrid rankings fuse (absolute, weighted, tm2c2, rrf, dbsf); ``None``: the store's default."""
     alpha: float | None = Field(default=None, ge=0.0, le=1.0)
     """Weight of the dense side in fusion; ``None``: the store's default."""
     filter: dict[str, Any] | None = None
@@ -86,8 +64,6 @@ class MiraRetriever(BaseRetriever):
     """Drop documents whose relevance is below this."""
     fetch_k: int | None = Field(default=None, ge=1)
     """Candidates per side before fusion, boosts and MMR (at least ``k`` are taken); ``None``: the engine's default."""
-    mmr_lambda: float | None = Field(default=None, ge=0.0, le=1.0)
-    """Re-rank with MMR (1: relevance only, 0: diversity only); ``None``: no MMR."""
 
     def __init__(self, **data: Any) -> None:
         """Validate the fields.
@@ -110,6 +86,35 @@ class MiraRetriever(BaseRetriever):
     @classmethod
     def _mode(cls, value: object) -> object:
         return _convert.as_mode(value)
+
+
+class MiraRetriever(SearchFields):
+    """Retrieves documents from a ``MiraVectorStore``; hybrid (dense + BM25) by default.
+
+    Every search option is a typed field, and ``invoke(query, k=3, ...)`` overrides any of
+    them for one call. ``score_threshold`` is a relevance in ``[0, 1]`` (see
+    ``_convert.to_relevance``): it means the same in every mode. Setting ``mmr_lambda``
+    re-ranks the candidates with maximal marginal relevance. An invalid field, at
+    construction or in a call's overrides, raises ``ConfigError`` naming the field and what it
+    accepts (not pydantic's ``ValidationError``).
+
+    Example:
+        >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+        >>> from mira_vectorstores.langchain import MiraRetriever, MiraVectorStore
+        >>> store = MiraVectorStore(DeterministicFakeEmbedding(size=16))
+        >>> _ = store.add_texts(["cats purr", "dogs bark", "birds sing"], ids=["c", "d", "b"])
+        >>> retriever = MiraRetriever(vectorstore=store, mode="lexical")
+        >>> [doc.id for doc in retriever.invoke("do cats purr?")]
+        ['c']
+        >>> len(MiraRetriever(vectorstore=store).invoke("cats", k=2))
+        2
+        >>> store.close()
+    """
+
+    vectorstore: MiraVectorStore
+    """The store searched."""
+    mmr_lambda: float | None = Field(default=None, ge=0.0, le=1.0)
+    """Re-rank with MMR (1: relevance only, 0: diversity only); ``None``: no MMR."""
 
     def _for_call(self, overrides: dict[str, Any]) -> MiraRetriever:
         unknown = sorted(set(overrides) - set(_OVERRIDABLE))

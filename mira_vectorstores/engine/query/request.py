@@ -14,7 +14,7 @@ from typing import Any
 from mira_vectorstores.engine.config import FusionConfig, enum_value
 from mira_vectorstores.engine.errors import InvalidInputError
 from mira_vectorstores.engine.query.boosting import BoostRule, RecencyBoost, parse_boosts
-from mira_vectorstores.engine.query.filters import Node, parse_where, parse_where_document
+from mira_vectorstores.engine.query.filters import parse_where, parse_where_document
 from mira_vectorstores.engine.query.pipeline import SearchPlan
 from mira_vectorstores.engine.types import FusionMethod, SearchMode, Vector
 
@@ -38,23 +38,19 @@ OPTIONS = (
 
 @dataclass(frozen=True, slots=True)
 class SearchRequest:
-    """Checked search options shared by one or more queries."""
+    """Checked search options shared by one or more queries.
 
-    k: Any
-    where: Node
-    where_document: Node
+    Attributes:
+        mode: the requested mode (``AUTO`` is decided per query: ``mode_for``).
+        mmr_lambda: MMR's lambda, or ``None``.
+        boosts: the boost rules in force.
+        fixed: the other ``SearchPlan`` fields, the same for every query.
+    """
+
     mode: SearchMode
-    fusion: FusionMethod
-    alpha: float
-    rrf_k: int
-    boosts: tuple[BoostRule, ...]
-    fetch_k: Any
-    score_threshold: float | None
     mmr_lambda: float | None
-    ids: tuple[str, ...] | None
-    lexical_fetch_k: Any
-    include_embeddings: bool
-    space: str
+    boosts: tuple[BoostRule, ...]
+    fixed: dict[str, Any]
 
     @classmethod
     def parse(
@@ -81,22 +77,25 @@ class SearchRequest:
         # ``is None``, not ``or``: an empty string is an unknown mode, not the default one.
         mode, fusion, ids, boosts, alpha = get("mode"), get("fusion"), get("ids"), get("boosts"), get("alpha")
         method = enum_value(FusionMethod, defaults.method if fusion is None else fusion, "fusion")
+        fixed = {
+            "k": get("k", 4),
+            "where": parse_where(get("where")),
+            "where_document": parse_where_document(get("where_document")),
+            "fusion": method,
+            "alpha": defaults.alpha_for(method) if alpha is None else alpha,
+            "rrf_k": defaults.rrf_k,
+            "fetch_k": defaults.fetch_k if get("fetch_k") is None else get("fetch_k"),
+            "score_threshold": get("score_threshold"),
+            "ids": None if ids is None else tuple(ids),  # checked by the store (``check_id_list``)
+            "lexical_fetch_k": get("lexical_fetch_k"),
+            "include_embeddings": bool(get("include_embeddings", False)),
+            "space": space,
+        }
         return cls(
-            k=get("k", 4),
-            where=parse_where(get("where")),
-            where_document=parse_where_document(get("where_document")),
             mode=enum_value(SearchMode, defaults.mode if mode is None else mode, "mode"),
-            fusion=method,
-            alpha=defaults.alpha_for(method) if alpha is None else alpha,
-            rrf_k=defaults.rrf_k,
-            boosts=tuple(default_boosts) if boosts is None else parse_boosts(boosts),
-            fetch_k=defaults.fetch_k if get("fetch_k") is None else get("fetch_k"),
-            score_threshold=get("score_threshold"),
             mmr_lambda=get("mmr_lambda"),
-            ids=None if ids is None else tuple(ids),  # checked by the store (``check_id_list``)
-            lexical_fetch_k=get("lexical_fetch_k"),
-            include_embeddings=bool(get("include_embeddings", False)),
-            space=space,
+            boosts=tuple(default_boosts) if boosts is None else parse_boosts(boosts),
+            fixed=fixed,
         )
 
     def mode_for(self, text: str | None) -> SearchMode:
@@ -114,50 +113,24 @@ class SearchRequest:
         return SearchPlan(
             text=text,
             vector=vector,
-            k=self.k,
-            where=self.where,
-            where_document=self.where_document,
             mode=self.mode_for(text),
-            fusion=self.fusion,
-            alpha=self.alpha,
-            rrf_k=self.rrf_k,
             boosts=self.boosts,
-            fetch_k=self.fetch_k,
-            score_threshold=self.score_threshold,
             mmr_lambda=self.mmr_lambda,
-            ids=self.ids,
-            lexical_fetch_k=self.lexical_fetch_k,
-            space=self.space,
-            include_embeddings=self.include_embeddings,
+            **self.fixed,
         )
 
     def cache_key(self, text: str | None, vector: Vector | None) -> Hashable | None:
         """The whole request of one query as a key (``None``: not cacheable, its answer depends on the clock).
 
-        Filters and boosts are frozen dataclasses whose ``repr`` spells every field; a given
-        vector is keyed by its bytes (after normalisation), so equal vectors share an answer.
+        Filters and boosts are frozen dataclasses whose ``repr`` spells every field (so do the
+        other options, with their types: ``k=1`` and ``k=True`` differ); a given vector is keyed
+        by its bytes (after normalisation), so equal vectors share an answer.
         """
         if any(isinstance(rule, RecencyBoost) for rule in self.boosts):
             return None
         vector_key = None if vector is None else vector.tobytes()
-        return (
-            text,
-            vector_key,
-            repr(self.k),
-            repr(self.where),
-            repr(self.where_document),
-            self.mode_for(text),
-            self.fusion,
-            self.alpha,
-            self.rrf_k,
-            repr(self.boosts),
-            repr(self.fetch_k),
-            self.score_threshold,
-            self.mmr_lambda,
-            self.ids,
-            repr(self.lexical_fetch_k),
-            self.include_embeddings,
-        )
+        options = repr(sorted(self.fixed.items()))
+        return (text, vector_key, self.mode_for(text), repr(self.boosts), self.mmr_lambda, options)
 
 
 def check_query_text(query: object) -> str | None:
