@@ -264,7 +264,7 @@ def run(argv: Sequence[str] | None = None) -> int:
             None if argv is None else list(argv), prog_name="mira-vs", standalone_mode=False, obj=settings
         )
     except click.Abort as exc:  # Click's form of KeyboardInterrupt / EOFError
-        if isinstance(exc.__context__, KeyboardInterrupt):
+        if _interrupted(exc):
             return _fail(settings, exc, "interrupted", 130)
         return _fail(settings, exc, "aborted", 1)
     except KeyboardInterrupt as exc:
@@ -275,9 +275,21 @@ def run(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         return _fail(settings, exc, exc.format_message(), exc.exit_code)
     except (MiraError, OSError) as exc:
+        if _interrupted(exc):  # raised while unwinding from Ctrl-C (closing the store): still an interrupt
+            return _fail(settings, exc, "interrupted", 130)
         hint = next((text for kind, text in _HINTS.items() if isinstance(exc, kind)), None)
         return _fail(settings, exc, f"{exc} ({hint})" if hint else str(exc), 1)
     return result if isinstance(result, int) else 0
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while a ``KeyboardInterrupt`` was being handled."""
+    seen: BaseException | None = exc.__context__
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__context__
+    return False
 
 
 def _fail(settings: Settings, exc: BaseException, message: str, code: int) -> int:

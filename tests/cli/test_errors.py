@@ -103,8 +103,8 @@ def test_a_locked_store_fails_and_ctrl_c_exits_130(cli: Cli, store: str) -> None
     finally:
         waiting.send_signal(signal.SIGINT)
         out, err = waiting.communicate(timeout=60)
-    assert waiting.returncode == 130
-    assert err.strip().splitlines()[-1] == "error: interrupted"
+    assert waiting.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "error: interrupted", err
     assert "Traceback" not in err
     assert "deleted" not in out
 
