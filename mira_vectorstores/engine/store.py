@@ -733,11 +733,12 @@ class HybridStore:
         given = [None if v is None else self._query_vector(check_query_vector(v)) for v in vectors]
         keys = [request.cache_key(text, vector) for text, vector in zip(texts, given, strict=True)]
         answers: list[list[SearchHit] | None] = [None] * len(texts)
-        with self._reading():
-            mirrors = self._replica.mirrors
-            for i, key in enumerate(keys):
-                if key is not None and mirrors is not None:
-                    answers[i] = self._cache.get(mirrors.version, key)
+        if self._cache.enabled and any(key is not None for key in keys):  # else: no second lock per search
+            with self._reading():
+                mirrors = self._replica.mirrors
+                for i, key in enumerate(keys):
+                    if key is not None and mirrors is not None:
+                        answers[i] = self._cache.get(mirrors.version, key)
         missing = [i for i, answer in enumerate(answers) if answer is None]
         embed = [i for i in missing if given[i] is None and texts[i] and request.needs_vector(texts[i])]
         if embed and self.embedder is not None:

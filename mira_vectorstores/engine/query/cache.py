@@ -45,6 +45,11 @@ class QueryCache:
         self.hits = 0
         self.misses = 0
 
+    @property
+    def enabled(self) -> bool:
+        """Whether answers are kept at all (``QueryCacheConfig.size`` > 0)."""
+        return self._answers is not None
+
     def get(self, version: int, key: Hashable) -> list[SearchHit] | None:
         """The answer cached for ``key`` at ``version``, as a copy; ``None`` when there is none."""
         if self._answers is None:
