@@ -152,7 +152,11 @@ _SHARED_OPTIONS = (
         envvar="MIRA_VS_EMBEDDER",
         show_envvar=True,
         show_default=True,
-        help="The store's embedder: minilm (the bundled all-MiniLM-L6-v2), or hashing / hashing:DIM (no model).",
+        help=(
+            "The store's embedder: minilm (the bundled all-MiniLM-L6-v2: int8 for a new store, an existing "
+            "store's own kind; minilm-int8 / minilm-fp32 / minilm-torch / minilm-onnx choose), "
+            "or hashing / hashing:DIM (no model)."
+        ),
     ),
     _shared("--debug", is_flag=True, help="Show tracebacks and debug logs."),
 )

@@ -22,7 +22,7 @@ class EmbedderChoice:
 
     kind: str = "minilm"
     dimension: int = 384
-    backend: str = "auto"  # a MiniLMEmbedder backend: auto, onnx, onnx-int8 or torch
+    backend: str = "auto"  # a MiniLMEmbedder backend: auto, fp32, onnx, onnx-int8 or torch
 
     def __str__(self) -> str:
         if self.kind == "hashing":
@@ -35,7 +35,13 @@ class EmbedderChoice:
 
 
 #: ``--embedder`` spelling of each MiniLM backend.
-_MINILM_SPELLINGS = {"auto": "minilm", "onnx": "minilm-onnx", "onnx-int8": "minilm-int8", "torch": "minilm-torch"}
+_MINILM_SPELLINGS = {
+    "auto": "minilm",
+    "fp32": "minilm-fp32",
+    "onnx": "minilm-onnx",
+    "onnx-int8": "minilm-int8",
+    "torch": "minilm-torch",
+}
 
 
 def _minilm_backend(text: str) -> str | None:
@@ -44,15 +50,15 @@ def _minilm_backend(text: str) -> str | None:
         if text == spelling:
             return backend
     recorded = text.removeprefix("sentence-transformers/")
-    # auto first: torch and ONNX fp32 share the name all-MiniLM-L6-v2 (same vectors); int8 has its own.
-    for backend in ("auto", "onnx-int8"):
+    # torch and ONNX fp32 share the name all-MiniLM-L6-v2 (same vectors; fp32 runs the faster); int8 has its own.
+    for backend in ("fp32", "onnx-int8"):
         if recorded == MiniLMEmbedder(backend=backend).name.lower():
             return backend
     return None
 
 
 class EmbedderParam(click.ParamType):  # type: ignore[type-arg]
-    """``minilm`` (``minilm-int8``, ``minilm-torch``, ``minilm-onnx``), ``hashing`` or ``hashing:DIM``;
+    """``minilm`` (``minilm-int8``, ``minilm-fp32``, ``minilm-torch``, ``minilm-onnx``), ``hashing`` or ``hashing:DIM``;
     also the names stores record (``hashing-DIM``, ``all-MiniLM-L6-v2``, ``all-MiniLM-L6-v2-int8``),
     so an error message's name can be given as it is.
     """
@@ -72,7 +78,7 @@ class EmbedderParam(click.ParamType):  # type: ignore[type-arg]
             return EmbedderChoice("hashing", int(found.group(1) or 384))
         self.fail(
             f"{value!r} is not an embedder: use minilm, hashing or hashing:DIM (e.g. hashing:256); "
-            "minilm-int8, minilm-torch and minilm-onnx choose how MiniLM runs",
+            "minilm-int8, minilm-fp32, minilm-torch and minilm-onnx choose how MiniLM runs",
             param,
             ctx,
         )

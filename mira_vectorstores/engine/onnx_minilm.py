@@ -11,6 +11,7 @@ last records its xxh3 digest: a damaged or partial file does not match and is ex
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -33,12 +34,17 @@ logger = logging.getLogger(__name__)
 #: Overrides the folder the exported models are cached in (default: the user cache directory).
 CACHE_ENV = "MIRA_VECTORSTORES_MODEL_CACHE"
 #: Bumped when the exported graph changes, so an old cache file is not reused.
-EXPORT_VERSION = 2
+EXPORT_VERSION = 3
 _OPSET = 17
 
 
 class OnnxUnavailableError(RuntimeError):
     """ONNX Runtime, or the export of the packaged model to ONNX, is not available here."""
+
+
+def available() -> bool:
+    """Whether onnxruntime and onnx (the int8 quantiser needs it) are installed; nothing is imported."""
+    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx"))
 
 
 @dataclass(frozen=True)
@@ -111,7 +117,10 @@ def _export_fp32(folder: Path, target: Path) -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-    bert = BertModel.from_pretrained(str(folder))
+    # Eager attention exports as plain MatMul / Softmax nodes: onnxruntime's int8 quantiser then
+    # quantises the attention products too (int8 31.6 vs 24.7 documents/s here), and fp32 runs ~10 %
+    # faster than the SDPA export.
+    bert = BertModel.from_pretrained(str(folder), attn_implementation="eager")
     bert.eval()  # type: ignore[no-untyped-call]
 
     class Pooled(torch.nn.Module):
@@ -221,9 +230,15 @@ class OnnxMiniLM:
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_length=int(config["max_seq_length"]))
         self.path = entry.path
+        # Dynamic int8 quantises each call's activations with one scale for the whole batch, so a
+        # text's vector would depend on its batch-mates (cosine 0.989 to itself embedded alone):
+        # int8 runs one text per call, which here is no slower (31.9 vs 27.1 documents/s at 64).
+        self._one_per_call = quantized
 
     def embed(self, texts: Sequence[str], batch_size: int) -> Vector:
-        """Unit vectors of ``texts``, batched by similar length (less padding)."""
+        """Unit vectors of ``texts``, batched by similar length (less padding); int8 one text per call."""
+        if self._one_per_call:
+            batch_size = 1
         encodings = self._tokenizer.encode_batch(list(texts))
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
         order = np.argsort(-lengths, kind="stable")

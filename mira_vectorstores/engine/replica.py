@@ -31,7 +31,7 @@ import chromadb
 import platformdirs
 
 from mira_vectorstores.engine.config import ServerConfig, StoreConfig
-from mira_vectorstores.engine.embeddings import Embedder
+from mira_vectorstores.engine.embeddings import Embedder, embedder_for_stored
 from mira_vectorstores.engine.errors import (
     EmbeddingMismatchError,
     StorageError,
@@ -272,6 +272,9 @@ class Replica:
         state = self.storage.state()
         stored_name, stored_dim = state.get("embedder"), state.get("dimension")
         mine = self.embedder
+        if mine is not None and isinstance(stored_name, str) and stored_name not in ("none", mine.name):
+            # An "auto" MiniLM opens a store with the model it was built with (fp32 or int8).
+            self.embedder = mine = embedder_for_stored(mine, stored_name) or mine
         if mine is not None and stored_name not in (None, "none") and stored_name != mine.name:
             if store_name != self.name:
                 msg = (

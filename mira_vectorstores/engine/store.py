@@ -24,7 +24,7 @@ import chromadb
 import numpy as np
 
 from mira_vectorstores.engine.config import SERVER_REFRESH_INTERVAL, ServerConfig, StoreConfig
-from mira_vectorstores.engine.embeddings import Embedder, MiniLMEmbedder
+from mira_vectorstores.engine.embeddings import Embedder, MiniLMEmbedder, embedder_for_stored
 from mira_vectorstores.engine.errors import (
     ConfigError,
     CorruptedObjectError,
@@ -225,6 +225,7 @@ class HybridStore:
             physical = FileAliases(where.path).resolve(name) if follow_alias else name
             repair(where.path, physical, config=self.config, allow_loss=False, force=True, mirror_dir=mirror_dir)
             self._replica = open_replica()
+        self.embedder = self._replica.embedder  # an "auto" MiniLM takes the store's own model
         folder = self._replica.folder
         self.objects = ObjectStore.for_storage(self._replica.storage, None if folder is None else folder / "objects")
         self._refresher: Refresher | None = None
@@ -1023,11 +1024,14 @@ class HybridStore:
         """
         data, header = operations.backup_file(source)
         chosen = MiniLMEmbedder() if embedder == DEFAULT else embedder
-        if chosen is not None and header.embedder is not None and header.records and chosen.name != header.embedder:
-            msg = (
-                f"the backup was made with embedder {header.embedder!r}; restore it with that one, not {chosen.name!r}"
-            )
-            raise EmbeddingMismatchError(msg)
+        if chosen is not None and header.embedder is not None:
+            chosen = embedder_for_stored(chosen, header.embedder) or chosen
+            if header.records and chosen.name != header.embedder:
+                msg = (
+                    f"the backup was made with embedder {header.embedder!r}; "
+                    f"restore it with that one, not {chosen.name!r}"
+                )
+                raise EmbeddingMismatchError(msg)
         space = None if header.space == "ip" else {"hnsw:space": header.space}
         store = cls(
             name or header.store,

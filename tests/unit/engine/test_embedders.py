@@ -100,6 +100,18 @@ def test_int8_is_quantised_close_to_fp32_and_named_apart(
     assert MiniLMEmbedder(backend="onnx-int8").name == MINILM_INT8_NAME != MINILM_NAME
 
 
+def test_int8_vectors_do_not_depend_on_batch_mates(
+    exported: onnx_minilm.Exported, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Dynamic quantisation scales a call's activations as a whole: batched, a text's vector moved
+    # with its batch-mates (cosine 0.989 to itself alone). One text per call keeps it fixed.
+    monkeypatch.setenv(onnx_minilm.CACHE_ENV, str(exported.path.parent))
+    model = onnx_minilm.OnnxMiniLM(quantized=True)
+    together = model.embed(TEXTS, batch_size=64)
+    alone = np.stack([model.embed([t], batch_size=64)[0] for t in TEXTS])
+    np.testing.assert_array_equal(together, alone)
+
+
 # ----------------------------------------------------------------------------- the cache
 def test_export_is_cached_and_reused(fake_export: list[Path]) -> None:
     first = onnx_minilm.ensure_exported(quantized=False)
@@ -155,37 +167,72 @@ def _unavailable(*, quantized: bool) -> onnx_minilm.OnnxMiniLM:
 
 
 @pytest.mark.usefixtures("fresh_runners")
-def test_auto_falls_back_to_pytorch_when_onnx_is_unavailable(
+def test_fp32_falls_back_to_pytorch_when_onnx_cannot_load(
     torch_vectors: np.ndarray, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(onnx_minilm, "OnnxMiniLM", _unavailable)
-    embedder = MiniLMEmbedder()
+    embedder = MiniLMEmbedder(backend="fp32")
     np.testing.assert_allclose(embedder.embed_documents(TEXTS[:3]), torch_vectors[:3], atol=1e-5)
-    assert isinstance(embeddings._runners[MiniLMBackend.AUTO], embeddings._TorchMiniLM)
+    assert isinstance(embeddings._runners[MiniLMBackend.FP32], embeddings._TorchMiniLM)
     assert "runs on PyTorch instead" in caplog.text
     assert embedder.name == MINILM_NAME
 
 
 @pytest.mark.usefixtures("fresh_runners")
-@pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
-def test_an_explicit_onnx_backend_that_cannot_run_is_an_error(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_without_onnxruntime_runs_pytorch_under_the_fp32_name(
+    torch_vectors: np.ndarray, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(onnx_minilm, "available", lambda: False)
+    embedder = MiniLMEmbedder()
+    assert (embedder.runs_on, embedder.name) == (MiniLMBackend.TORCH, MINILM_NAME)
+    assert "not installed" in caplog.text
+    np.testing.assert_allclose(embedder.embed_documents(TEXTS[:2]), torch_vectors[:2], atol=1e-5)
+
+
+@pytest.mark.usefixtures("fresh_runners")
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8", "auto"])
+def test_an_onnx_backend_that_cannot_run_is_an_error(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # auto chose int8 (its name says so): falling back to fp32 vectors under that name would mix them.
     monkeypatch.setattr(onnx_minilm, "OnnxMiniLM", _unavailable)
-    with pytest.raises(ConfigError, match="onnxruntime is not installed"):
+    with pytest.raises(ConfigError, match=r"onnxruntime is not installed.*backend='fp32'"):
         MiniLMEmbedder(backend=backend).embed_query("x")
 
 
 @pytest.mark.usefixtures("fresh_runners")
-def test_auto_uses_onnx_when_it_loads(exported: onnx_minilm.Exported, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_runs_int8_on_onnx(exported: onnx_minilm.Exported, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(onnx_minilm.CACHE_ENV, str(exported.path.parent))
-    assert MiniLMEmbedder().embed_query("cats").shape == (384,)
-    assert isinstance(embeddings._runners[MiniLMBackend.AUTO], onnx_minilm.OnnxMiniLM)
+    embedder = MiniLMEmbedder()
+    assert embedder.embed_query("cats").shape == (384,)
+    assert embedder.name == MINILM_INT8_NAME
+    assert isinstance(embeddings._runners[MiniLMBackend.ONNX_INT8], onnx_minilm.OnnxMiniLM)
 
 
 def test_names_say_which_vectors_a_store_gets() -> None:
     names = {b.value: MiniLMEmbedder(backend=b).name for b in MiniLMBackend}
     # torch and ONNX fp32 give the same vectors (cosine >= 0.9999), so stores built with either keep opening.
-    assert names == {"auto": MINILM_NAME, "onnx": MINILM_NAME, "torch": MINILM_NAME, "onnx-int8": MINILM_INT8_NAME}
-    assert MiniLMEmbedder.name == MINILM_NAME  # read from the class by the CLI and adapters
+    assert names == {
+        "auto": MINILM_INT8_NAME,
+        "fp32": MINILM_NAME,
+        "onnx": MINILM_NAME,
+        "torch": MINILM_NAME,
+        "onnx-int8": MINILM_INT8_NAME,
+    }
+
+
+def test_only_auto_follows_a_stored_name() -> None:
+    auto = MiniLMEmbedder(batch_size=8)
+    fp32 = auto.for_stored(MINILM_NAME)
+    assert fp32 is not None
+    assert (fp32.backend, fp32.name, fp32._batch_size) == (MiniLMBackend.FP32, MINILM_NAME, 8)
+    assert auto.for_stored(MINILM_INT8_NAME) is None  # already its name
+    assert auto.for_stored("hashing-384") is None
+    assert MiniLMEmbedder(backend="onnx-int8").for_stored(MINILM_NAME) is None  # an explicit choice stays
+    cached = embeddings.CachedEmbedder(auto)
+    follows = embeddings.embedder_for_stored(cached, MINILM_NAME)
+    assert isinstance(follows, embeddings.CachedEmbedder)
+    assert follows.name == MINILM_NAME
+    assert follows._memory is cached._memory  # one cache; its keys hold the name
+    assert cached.name == MINILM_INT8_NAME  # the original is unchanged
 
 
 @pytest.mark.parametrize(
@@ -199,3 +246,38 @@ def test_bad_options_are_config_errors(options: dict[str, object], message: str)
 def test_no_texts_loads_no_model(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(embeddings, "_runner", lambda backend: pytest.fail(f"loaded {backend}"))
     assert MiniLMEmbedder().embed_documents([]).shape == (0, 384)
+
+
+# ----------------------------------------------------------------------------- stores built with fp32
+def test_a_store_built_with_fp32_keeps_fp32_under_the_default_embedder(tmp_path: Path) -> None:
+    from mira_vectorstores import EmbeddingMismatchError, HybridStore
+
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(3, 384)).astype(np.float32)
+    old = HybridStore.persistent(tmp_path / "db", "old", embedder=MiniLMEmbedder(backend="fp32"))
+    old.add(["a", "b", "c"], ids=["1", "2", "3"], vectors=vectors)  # no model loaded: vectors given
+    old.close()
+
+    reopened = HybridStore.persistent(tmp_path / "db", "old")  # the default embedder ("auto")
+    try:
+        assert reopened.embedder is not None
+        assert reopened.embedder.name == MINILM_NAME
+        assert reopened.count() == 3
+        reopened.backup(tmp_path / "backup")
+    finally:
+        reopened.close()
+    restored = HybridStore.restore(tmp_path / "backup", "copy", path=tmp_path / "db")
+    try:
+        assert restored.embedder is not None
+        assert restored.embedder.name == MINILM_NAME
+    finally:
+        restored.close()
+
+    new = HybridStore.persistent(tmp_path / "db", "new")
+    try:
+        assert new.embedder is not None
+        assert new.embedder.name == MiniLMEmbedder().name  # int8 where onnxruntime is installed
+    finally:
+        new.close()
+    with pytest.raises(EmbeddingMismatchError, match="was built with embedder 'all-MiniLM-L6-v2'"):
+        HybridStore.persistent(tmp_path / "db", "old", embedder=MiniLMEmbedder(backend="onnx-int8"))

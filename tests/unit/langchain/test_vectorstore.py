@@ -339,7 +339,7 @@ def test_embeddings_property_and_default_minilm():
     try:
         assert store.embeddings is emb
         assert default.embeddings is None
-        assert default.engine.embedder.name == "all-MiniLM-L6-v2"
+        assert default.engine.embedder.name == "all-MiniLM-L6-v2-int8"  # a new store: int8 on ONNX Runtime
         assert default.engine.dimension == 384
     finally:
         store.close()
