@@ -199,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "dataset": f"BEIR SciFact, {len(docs)} documents; splits {', '.join(args.splits)}",
-        "embedder": "all-MiniLM-L6-v2 through sentence-transformers (cached vectors)",
+        "embedder": f"{embedder.name}, the default MiniLMEmbedder (cached vectors)",
         "splits": args.splits,
         "results": results,
         "thresholds": thresholds,

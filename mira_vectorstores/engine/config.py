@@ -138,9 +138,9 @@ class FusionConfig:
             its best hit is always near 1, and pure dense noise can outrank the one record
             holding a rare query word. Chosen on SciFact train (809 queries, all-MiniLM-L6-v2,
             ``python -m benchmarks.fusion``) as the best-scoring variant that keeps a rare-term
-            record first (``pipeline.BACKGROUND_PERCENTILE``); nDCG@10 train / test (300):
-            absolute 0.738 / 0.723, min-max 0.735 / 0.735, TM2C2 (alpha 0.8) 0.737 / 0.732, RRF
-            0.715 / 0.716; so the meaning costs 0.012 on test (recall@100 0.941 vs 0.952). What a
+            record first (``pipeline.BACKGROUND_PERCENTILE``); nDCG@10 train / test (300), int8
+            vectors: absolute 0.738 / 0.722, min-max 0.734 / 0.734, TM2C2 (alpha 0.8) 0.738 / 0.736,
+            RRF 0.714 / 0.718; so the meaning costs 0.012 on test (recall@100 0.945 vs 0.955). What a
             threshold keeps on SciFact train: ``benchmarks/README.md``.
         rrf_k: RRF constant (Cormack et al. 2009; a small k over-rewards the top ranks).
         alpha: weight of the dense side in fusion (and of RRF's dense list); ``None``: the
