@@ -150,7 +150,7 @@ class MiniLMEmbedder:
         """Create the embedder; the model loads on first use.
 
         Args:
-            batch_size: texts per forward pass.
+            batch_size: texts per forward pass (fp32; int8 runs one text per call, see ``onnx_minilm``).
             backend: ``"auto"`` (int8 on ONNX Runtime; PyTorch when onnxruntime is missing),
                 ``"fp32"`` (ONNX Runtime fp32, else PyTorch), ``"onnx"`` (fp32), ``"onnx-int8"`` or
                 ``"torch"``. int8 is named ``all-MiniLM-L6-v2-int8`` (its vectors differ), the
