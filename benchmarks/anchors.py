@@ -53,6 +53,10 @@ class System:
     def close(self) -> None:
         """Release the store (after the measurements)."""
 
+    def describe(self) -> dict[str, object]:
+        """What the system chose for its index, reported with the ingest (nothing by default)."""
+        return {}
+
     def query(self, vector: Vec, k: int) -> list[str]:
         raise NotImplementedError
 
@@ -91,6 +95,10 @@ class Mira(System):
 
     def persist(self) -> None:
         self.store.engine.flush()  # writes the mirrors' snapshot (Chroma already holds every record)
+
+    def describe(self) -> dict[str, object]:
+        """The dense index the store chose and calibrated (``HybridStore.stats().index``)."""
+        return dict(self.store.engine.stats().index)
 
     def close(self) -> None:
         self.store.close()

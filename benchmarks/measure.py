@@ -102,6 +102,7 @@ def serve(args: argparse.Namespace) -> None:
                 "ingest_per_s": data.n / ingest_s,
                 "persist_s": persist_s,
                 "ingest_persist_per_s": data.n / (ingest_s + persist_s),
+                "index": system.describe(),
             }
         elif command["op"] == "figures":
             reply = {"figures": list(figures)}

@@ -128,7 +128,12 @@ def run_n(n: int, systems: Sequence[str], args: argparse.Namespace, workdir: Pat
                 extra += ["--index", args.index]
             workers[system] = Worker(system, data_dir, stores[system], extra)
             result["systems"][system] = workers[system].call("ingest")
-            log(f"{system}: ingested at {result['systems'][system]['ingest_per_s']:,.0f} records/s")
+            index = result["systems"][system].get("index") or {}
+            chosen = ", ".join(f"{k} {v}" for k, v in index.items())
+            log(
+                f"{system}: ingested at {result['systems'][system]['ingest_per_s']:,.0f} records/s"
+                + (f"; index: {chosen}" if chosen else "")
+            )
         # Query passes interleaved: pass r of every system and figure before pass r + 1.
         figures = {system: worker.call("figures")["figures"] for system, worker in workers.items()}
         every = list(dict.fromkeys(f for names in figures.values() for f in names))
