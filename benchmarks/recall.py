@@ -266,7 +266,7 @@ def write_results(results: dict[str, Any]) -> None:
             r["data"], f"{r['n']:,}", ours["recall@10"], ours["p50_ms"],
             lc.get("recall@10", "-"), lc.get("p50_ms", "-"), ratio,
             ix.get("ef_search"), ix.get("M"), ix.get("ef_construction"), ix.get("exact_scan"),
-            ix.get("measured_recall"), ours.get("recall@10_fixed_ef128", "-"), cost,
+            round(ix.get("measured_recall", 0.0), 4), ours.get("recall@10_fixed_ef128", "-"), cost,
         ]  # fmt: skip
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     (RESULTS / "recall.md").write_text("\n".join(lines) + "\n")
