@@ -204,6 +204,7 @@ class FaissMirror:
                 fixed_ef=self.config.hnsw_ef_search,
                 live_rows=live_count,
                 may_scan=self.config.index_kind is IndexKind.AUTO,
+                previous_ef=None if self.calibration is None else self.calibration.ef_search,
             )
         self._shared_params = {}
 

@@ -82,6 +82,50 @@ def test_calibration_is_deterministic_for_one_index(calibrated: FaissMirror) -> 
     assert again.ann_recall == calibrated.calibration.ann_recall
 
 
+def _ladder_recalls(recall_at: dict[int, float], calls: list[int]) -> object:
+    """A stand-in for measuring the index: 200 per-query recalls of mean ``recall_at[ef]``."""
+
+    def measure(ef: int) -> np.ndarray:
+        calls.append(ef)
+        mean = recall_at[ef]
+        full = round(200 * (mean - 0.7) / 0.3)  # queries that find all 10; the rest find 7
+        per_query = np.full(200, 1.0)
+        per_query[full:] = 0.7
+        return per_query * (mean / per_query.mean())
+
+    return measure
+
+
+def test_the_ladder_starts_below_the_last_choice_and_finds_the_same_step() -> None:
+    recall_at = {ef: 1.0 if ef >= 128 else 0.95 for ef in calibration.LADDER}  # meets 0.99 from 128 on
+    from_bottom: list[int] = []
+    ef, _, reached = calibration.choose_ef(_ladder_recalls(recall_at, from_bottom), 0.99)
+    assert reached
+    assert ef == 128
+    assert from_bottom == [16, 24, 32, 48, 64, 96, 128]
+    for previous in (96, 128, 256, 4096):
+        calls: list[int] = []
+        again, _, _ = calibration.choose_ef(_ladder_recalls(recall_at, calls), 0.99, previous_ef=previous)
+        assert again == 128, previous
+        assert len(calls) <= 4 or previous == 4096  # a step or two each way, not the whole ladder
+    calls = []
+    calibration.choose_ef(_ladder_recalls(recall_at, calls), 0.99, previous_ef=192)
+    assert calls == [128, 96]  # 128 meets, 96 does not: 128
+
+
+def test_out_of_reach_takes_the_smallest_step_within_a_standard_error_of_the_widest() -> None:
+    recall_at = dict.fromkeys(calibration.LADDER, 0.90)
+    recall_at.update({1024: 0.968, 1536: 0.974, 2048: 0.975, 3072: 0.976, 4096: 0.976})
+    calls: list[int] = []
+    ef, per_query, reached = calibration.choose_ef(_ladder_recalls(recall_at, calls), 0.99, previous_ef=4096)
+    assert not reached
+    # The widest finds 0.976 with a standard error of ~0.0058 over these 200 queries: 1,536
+    # (0.974) is within it, 1,024 (0.968) is not.
+    assert ef == 1536
+    assert per_query.mean() == pytest.approx(0.974)
+    assert calls == [3072, 4096, 2048, 1536, 1024]
+
+
 def test_unfiltered_queries_scan_when_the_scan_is_faster(monkeypatch: pytest.MonkeyPatch) -> None:
     # Timings are the machine's; the rule is tested with given ones (ANN 1 ms, scan 0.1 ms).
     monkeypatch.setattr(calibration, "_latencies", lambda *_args: (1.0, 0.1))
