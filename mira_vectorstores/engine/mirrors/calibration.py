@@ -127,11 +127,15 @@ def calibrate(
         ef, per_query, reached = choose_ef(measure, target, previous_ef)
     recall = float(per_query.mean())
     ann_ms, exact_ms = _latencies(index, vectors, queries, ef)
-    # The scan wins when it is faster. When even the widest beam misses the target and the
-    # graph is still faster, the graph stays at the beam ``choose_ef`` picked (its recall is
-    # reported): at 1,000,000 rows a scan took 941 ms a query against 95 ms for efSearch 4,096
-    # at a measured 0.988.
-    exact = may_scan and fixed_ef is None and exact_ms <= ann_ms
+    scan_wins = exact_ms <= ann_ms
+    if not reached and fixed_ef is None and ef != LADDER[-1]:
+        # Only the scan meets the target now: it wins unless it is slower than even the widest
+        # beam. When it is, the graph stays at the beam ``choose_ef`` picked (its recall is
+        # reported): at 1,000,000 rows a scan took 941 ms a query against 95 ms for efSearch
+        # 4,096 at a measured 0.988.
+        widest_ms, exact_ms = _latencies(index, vectors, queries, LADDER[-1])
+        scan_wins = exact_ms <= widest_ms
+    exact = may_scan and fixed_ef is None and scan_wins
     if not reached and not exact:
         logger.warning(
             "HNSW over %d rows reaches recall@10 %.4f at efSearch %d, below the target %.3f; an exact scan "

@@ -27,12 +27,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
-import pyarrow as pa
-import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    # pyarrow is imported where a Parquet file is written or read: at import it adds ~37 MB of
+    # RSS and ~25 ms to every process that opens a store (``benchmarks/README.md``, Memory).
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
 from mira_vectorstores.engine.errors import ConfigError, InvalidInputError
 from mira_vectorstores.engine.types import Vector
@@ -129,6 +133,8 @@ class Writer:
 
     def __init__(self, path: str | Path, header: Header) -> None:
         """Create ``path`` (replacing it) for rows of ``header.dimension``-dim vectors."""
+        import pyarrow.parquet as pq
+
         self.path = Path(path)
         self.kind = file_format(self.path)
         self.dimension = header.dimension
@@ -145,6 +151,8 @@ class Writer:
 
     def write(self, rows: Sequence[Row]) -> None:
         """Append rows (one row group in Parquet)."""
+        import pyarrow as pa
+
         if not rows:
             return
         if self._jsonl is not None:
@@ -176,6 +184,8 @@ class Writer:
 
 
 def _schema(dimension: int) -> pa.Schema:
+    import pyarrow as pa
+
     return pa.schema(
         [
             ("id", pa.string()),
@@ -211,6 +221,9 @@ def read_header(path: str | Path) -> Header:
     Raises:
         InvalidInputError: the file is missing, not an export file, or of a newer version.
     """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     source = Path(path)
     kind = file_format(source)
     try:
@@ -296,6 +309,9 @@ def _jsonl_rows(source: Path, batch_size: int) -> Iterator[list[dict[str, Any]]]
 
 
 def _parquet_rows(source: Path, batch_size: int) -> Iterator[list[dict[str, Any]]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     try:
         parquet = pq.ParquetFile(source, pre_buffer=False)  # pre-buffering holds far more than one batch
         if set(parquet.schema_arrow.names) != set(_schema(1).names):

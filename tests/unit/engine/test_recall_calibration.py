@@ -174,6 +174,27 @@ def test_a_target_out_of_the_ladders_reach_widens_the_graph_and_keeps_it_while_f
     assert scanned.calibration.measured_recall == 1.0
 
 
+def test_out_of_reach_the_scan_wins_unless_slower_than_the_widest_beam(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(calibration, "LADDER", (16, 24, 32))
+    vectors = _pairs(1_500, seed=4)
+    index = faiss.IndexHNSWFlat(DIM, 32, faiss.METRIC_INNER_PRODUCT)
+    index.add(vectors)
+    # A beam costs ef / 10 ms, a scan 2 ms: the widest beam (3.2 ms) is slower than the scan,
+    # which alone meets the target, so the scan answers even if a narrower beam is faster.
+    monkeypatch.setattr(calibration, "_latencies", lambda _i, _v, _q, ef: (ef / 10, 2.0))
+    scanned = calibration.calibrate(index, vectors, target=1.0, fixed_ef=None, live_rows=1_500)
+    assert not scanned.ann_reached
+    assert scanned.exact_scan
+    assert scanned.measured_recall == 1.0
+    # A beam costs ef / 100 ms: even the widest (0.32 ms) beats the scan, so the graph stays, at
+    # the step ``choose_ef`` picked, with its measured recall.
+    monkeypatch.setattr(calibration, "_latencies", lambda _i, _v, _q, ef: (ef / 100, 2.0))
+    kept = calibration.calibrate(index, vectors, target=1.0, fixed_ef=None, live_rows=1_500)
+    assert not kept.exact_scan
+    assert kept.ef_search in (16, 24, 32)
+    assert kept.measured_recall == kept.ann_recall < 1.0
+
+
 def test_a_large_index_is_not_rebuilt_wider(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(calibration, "_latencies", lambda *_args: (0.1, 1.0))
     monkeypatch.setattr(calibration, "LADDER", (16,))
