@@ -166,9 +166,10 @@ def choose_ef(
     """The smallest ``LADDER`` step whose per-query recalls ``meets`` the target: ``(ef, recalls, reached)``.
 
     Recall grows with the beam, so the ladder is walked from one step below ``previous_ef`` (the
-    last choice, when there is one: a grown index rarely needs a narrower beam, and climbing
-    from 16 each time cost most of a recalibration at 1,000,000 rows): down while the step still
-    meets the target, else up until one does. When no step does, the widest is kept: the best
+    last choice, when there is one: a grown index rarely needs a narrower beam, and a climb from
+    16 measured all 17 steps at each recalibration where the target is out of reach, as from
+    ~260,000 rows of the speed benchmark's data): down while the step still meets the target,
+    else up until one does. When no step does, the widest is kept: the best
     recall on offer. (Taking instead the smallest step within one standard error of the widest
     one's recall was measured and not kept: at 1,000,000 rows it chose efSearch 1,024 from a
     sample of 808,228 rows, and fresh queries found 0.9695 of their top 10, against 0.976 at
