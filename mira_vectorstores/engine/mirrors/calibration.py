@@ -14,6 +14,7 @@ costs more than the scan) unfiltered queries are answered by the scan.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -175,12 +176,10 @@ def choose_ef(
     sample of 808,228 rows, and fresh queries found 0.9695 of their top 10, against 0.976 at
     4,096; ``benchmarks/README.md``.)
     """
-    measured: dict[int, NDArray[np.float64]] = {}
 
+    @functools.cache  # each step measured once, however the walk turns
     def recalls(i: int) -> NDArray[np.float64]:
-        if LADDER[i] not in measured:
-            measured[LADDER[i]] = measure(LADDER[i])
-        return measured[LADDER[i]]
+        return measure(LADDER[i])
 
     i = max(LADDER.index(previous_ef) - 1, 0) if previous_ef in LADDER else 0
     if meets(recalls(i), target):
